@@ -1,0 +1,277 @@
+// jit/codegen/codegen.cpp — module-level lowering: types, function shells, error exits, the C-ABI entry.
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+#include "jit/codegen/codegen_impl.h"
+#include "runtime/abi.h"
+
+namespace epochpp::codegen {
+
+using namespace llvm;
+
+int slotCount(const Type& t) {
+  switch (t.kind) {
+    case Kind::Union: return 2;
+    case Kind::Array: return 8;
+    case Kind::Tuple: {
+      int n = 0;
+      for (auto& e : t.elems) n += slotCount(e);
+      return n;
+    }
+    default: return 1;
+  }
+}
+
+ModuleLowering::ModuleLowering(LLVMContext& c, Module& mod, const LoweringInput& i) : C(c), M(mod), in(i) {
+  auto* i64 = llvm::Type::getInt64Ty(C);
+  auto* ptr = PointerType::get(C, 0);
+  arrayTy = StructType::create(C, {ptr, ArrayType::get(i64, 3), ArrayType::get(i64, 3), ptr}, "EpArray");
+  unionTy = StructType::create(C, {llvm::Type::getInt8Ty(C), i64}, "EpUnion");
+}
+
+llvm::Type* ModuleLowering::scalarTy(Kind k) {
+  switch (k) {
+    case Kind::Bool: case Kind::NpBool: return llvm::Type::getInt1Ty(C);
+    case Kind::NpInt32: return llvm::Type::getInt32Ty(C);
+    case Kind::Int: case Kind::NpInt64: return llvm::Type::getInt64Ty(C);
+    case Kind::NpFloat32: return llvm::Type::getFloatTy(C);
+    case Kind::Float: case Kind::NpFloat64: return llvm::Type::getDoubleTy(C);
+    default: return llvm::Type::getInt8Ty(C);  // None
+  }
+}
+
+llvm::Type* ModuleLowering::memTy(Kind k) {
+  return (k == Kind::NpBool || k == Kind::Bool) ? llvm::Type::getInt8Ty(C) : scalarTy(k);
+}
+
+llvm::Type* ModuleLowering::lower(const ir::Type& t) {
+  switch (t.kind) {
+    case Kind::Union: return unionTy;
+    case Kind::Array: return arrayTy;
+    case Kind::Tuple: {
+      std::vector<llvm::Type*> el;
+      for (auto& e : t.elems) el.push_back(lower(e));
+      return StructType::get(C, el);
+    }
+    default: return scalarTy(t.kind);
+  }
+}
+
+FunctionType* ModuleLowering::fnType(const ir::Function& f) {
+  auto* ptr = PointerType::get(C, 0);
+  std::vector<llvm::Type*> params = {ptr, ptr};  // ctx, result
+  for (int i = 0; i < f.num_params; ++i) params.push_back(lower(f.locals[i].type));
+  return FunctionType::get(llvm::Type::getInt32Ty(C), params, false);
+}
+
+FunctionCallee ModuleLowering::rt(const std::string& name) {
+  auto* ptr = PointerType::get(C, 0);
+  auto* i32 = llvm::Type::getInt32Ty(C);
+  auto* i64 = llvm::Type::getInt64Ty(C);
+  auto* dbl = llvm::Type::getDoubleTy(C);
+  auto* v = llvm::Type::getVoidTy(C);
+  FunctionType* ft = nullptr;
+  if (name == "ep_rt_raise") ft = FunctionType::get(v, {ptr, i32, i32, ptr}, false);
+  else if (name == "ep_rt_raise_index") ft = FunctionType::get(v, {ptr, i32, i64, i32, i64}, false);
+  else if (name == "ep_rt_raise_int_bounds") ft = FunctionType::get(v, {ptr, i32, i64, i32}, false);
+  else if (name == "ep_rt_alloc") ft = FunctionType::get(i32, {ptr, i32, i32, ptr, i32, i32, ptr}, false);
+  else if (name == "ep_rt_numpy_dot") ft = FunctionType::get(i32, {ptr, i32, ptr, ptr, ptr}, false);
+  else if (name == "ep_rt_round_ndigits") ft = FunctionType::get(dbl, {dbl, i64}, false);
+  else if (name == "ep_rt_check_signals") ft = FunctionType::get(i32, {ptr}, false);
+  else if (name == "ep_rt_reduce") ft = FunctionType::get(i32, {ptr, i32, i32, i32, ptr, ptr, i32, ptr}, false);
+  auto callee = M.getOrInsertFunction(name, ft);
+  if (auto* fn = dyn_cast<llvm::Function>(callee.getCallee())) {
+    if (name.rfind("ep_rt_raise", 0) == 0) fn->addFnAttr(Attribute::Cold);
+    if (name == "ep_rt_round_ndigits") fn->setDoesNotAccessMemory();
+  }
+  return callee;
+}
+
+// The C-ABI wrapper: unpacks flattened 8-byte argument slots, calls the typed function,
+// flattens its result into the result slots.
+void ModuleLowering::buildEntry(const ir::Function& f, llvm::Function* impl, const std::string& name) {
+  auto* ptr = PointerType::get(C, 0);
+  auto* ft = FunctionType::get(llvm::Type::getInt32Ty(C), {ptr, ptr, ptr}, false);
+  auto* entry = llvm::Function::Create(ft, GlobalValue::ExternalLinkage, name, M);
+  IRBuilder<> b(BasicBlock::Create(C, "entry", entry));
+  Value* ctx = entry->getArg(0);
+  Value* retSlots = entry->getArg(1);
+  Value* argSlots = entry->getArg(2);
+  auto* i64 = b.getInt64Ty();
+  int slot = 0;
+  std::function<Value*(const ir::Type&, Value*)> unpack = [&](const ir::Type& t, Value* base) -> Value* {
+    auto at = [&](int k) { return b.CreateConstGEP1_64(i64, base, slot + k); };
+    Value* out;
+    switch (t.kind) {
+      case Kind::Array: {
+        out = UndefValue::get(arrayTy);
+        out = b.CreateInsertValue(out, b.CreateLoad(ptr, at(0)), {0});
+        for (int d = 0; d < 3; ++d) {
+          out = b.CreateInsertValue(out, b.CreateLoad(i64, at(1 + d)), {1, (unsigned)d});
+          out = b.CreateInsertValue(out, b.CreateLoad(i64, at(4 + d)), {2, (unsigned)d});
+        }
+        out = b.CreateInsertValue(out, b.CreateLoad(ptr, at(7)), {3});
+        slot += 8;
+        return out;
+      }
+      case Kind::Tuple: {
+        out = UndefValue::get(lower(t));
+        for (unsigned i = 0; i < t.elems.size(); ++i) out = b.CreateInsertValue(out, unpack(t.elems[i], base), {i});
+        return out;
+      }
+      case Kind::Union: {
+        out = UndefValue::get(unionTy);
+        out = b.CreateInsertValue(out, b.CreateTrunc(b.CreateLoad(i64, at(0)), b.getInt8Ty()), {0});
+        out = b.CreateInsertValue(out, b.CreateLoad(i64, at(1)), {1});
+        slot += 2;
+        return out;
+      }
+      default: {
+        llvm::Type* st = scalarTy(t.kind);
+        Value* raw = b.CreateLoad(i64, at(0));
+        slot += 1;
+        if (st->isDoubleTy()) return b.CreateBitCast(raw, st);
+        if (st->isFloatTy()) return b.CreateFPTrunc(b.CreateBitCast(raw, b.getDoubleTy()), st);
+        return b.CreateTrunc(raw, st);
+      }
+    }
+  };
+  std::vector<Value*> args = {ctx, nullptr};
+  for (int i = 0; i < f.num_params; ++i) args.push_back(unpack(f.locals[i].type, argSlots));
+  Value* res = b.CreateAlloca(lower(f.return_type));
+  args[1] = res;
+  Value* status = b.CreateCall(impl, args);
+  auto* ok = BasicBlock::Create(C, "ok", entry);
+  auto* bad = BasicBlock::Create(C, "bad", entry);
+  b.CreateCondBr(b.CreateICmpEQ(status, b.getInt32(0)), ok, bad);
+  b.SetInsertPoint(bad);
+  b.CreateRet(status);
+  b.SetInsertPoint(ok);
+  slot = 0;
+  std::function<void(const ir::Type&, Value*)> pack = [&](const ir::Type& t, Value* v) {
+    auto at = [&](int k) { return b.CreateConstGEP1_64(i64, retSlots, slot + k); };
+    switch (t.kind) {
+      case Kind::Array:
+        b.CreateStore(b.CreateExtractValue(v, {0}), at(0));
+        for (unsigned d = 0; d < 3; ++d) {
+          b.CreateStore(b.CreateExtractValue(v, {1, d}), at(1 + d));
+          b.CreateStore(b.CreateExtractValue(v, {2, d}), at(4 + d));
+        }
+        b.CreateStore(b.CreateExtractValue(v, {3}), at(7));
+        slot += 8;
+        return;
+      case Kind::Tuple:
+        for (unsigned i = 0; i < t.elems.size(); ++i) pack(t.elems[i], b.CreateExtractValue(v, {i}));
+        return;
+      case Kind::Union:
+        b.CreateStore(b.CreateZExt(b.CreateExtractValue(v, {0}), i64), at(0));
+        b.CreateStore(b.CreateExtractValue(v, {1}), at(1));
+        slot += 2;
+        return;
+      default: {
+        Value* raw;
+        if (v->getType()->isDoubleTy()) raw = b.CreateBitCast(v, i64);
+        else if (v->getType()->isFloatTy()) raw = b.CreateBitCast(b.CreateFPExt(v, b.getDoubleTy()), i64);
+        else if (v->getType()->isIntegerTy(1)) raw = b.CreateZExt(v, i64);
+        else raw = b.CreateSExt(v, i64);
+        b.CreateStore(raw, at(0));
+        slot += 1;
+      }
+    }
+  };
+  pack(f.return_type, b.CreateLoad(lower(f.return_type), res));
+  b.CreateRet(b.getInt32(0));
+}
+
+FnLowering::FnLowering(ModuleLowering& mm, const ir::Function& ff, int idx)
+    : m(mm), f(ff), index(idx), fn(mm.fns[idx]), b(mm.C) {}
+
+AllocaInst* FnLowering::entryAlloca(llvm::Type* t, const char* name) {
+  IRBuilder<> eb(&fn->getEntryBlock(), fn->getEntryBlock().begin());
+  return eb.CreateAlloca(t, nullptr, name);
+}
+
+Value* FnLowering::cstr(const std::string& s) { return b.CreateGlobalStringPtr(s, "msg", 0, &m.M); }
+
+void FnLowering::raiseNow(int kind, const std::string& msg, int line) {
+  b.CreateCall(m.rt("ep_rt_raise"), {ctx, i32(kind), i32(line), cstr(msg)});
+  b.CreateRet(i32(EP_ERROR));
+  b.SetInsertPoint(newBB("after.raise"));
+}
+
+void FnLowering::raiseIf(Value* cond, int kind, const std::string& msg, int line) {
+  auto* bad = newBB("raise");
+  auto* ok = newBB("ok");
+  b.CreateCondBr(cond, bad, ok, MDBuilder(m.C).createBranchWeights(1, 1 << 20));
+  b.SetInsertPoint(bad);
+  b.CreateCall(m.rt("ep_rt_raise"), {ctx, i32(kind), i32(line), cstr(msg)});
+  b.CreateRet(i32(EP_ERROR));
+  b.SetInsertPoint(ok);
+}
+
+void FnLowering::deoptIf(Value* cond) {
+  auto* bad = newBB("deopt");
+  auto* ok = newBB("ok");
+  b.CreateCondBr(cond, bad, ok, MDBuilder(m.C).createBranchWeights(1, 1 << 20));
+  b.SetInsertPoint(bad);
+  b.CreateRet(i32(EP_DEOPT));
+  b.SetInsertPoint(ok);
+}
+
+void FnLowering::checkStatus(Value* status) {
+  auto* bad = newBB("propagate");
+  auto* ok = newBB("ok");
+  b.CreateCondBr(b.CreateICmpNE(status, i32(0)), bad, ok, MDBuilder(m.C).createBranchWeights(1, 1 << 20));
+  b.SetInsertPoint(bad);
+  b.CreateRet(status);
+  b.SetInsertPoint(ok);
+}
+
+void FnLowering::run() {
+  b.SetInsertPoint(BasicBlock::Create(m.C, "entry", fn));
+  ctx = fn->getArg(0);
+  retPtr = fn->getArg(1);
+  for (size_t i = 0; i < f.locals.size(); ++i) {
+    slots.push_back(entryAlloca(m.lower(f.locals[i].type), f.locals[i].name.c_str()));
+    defined.push_back(entryAlloca(b.getInt1Ty(), "def"));
+    b.CreateStore(b.getInt1((int)i < f.num_params), defined.back());
+    if ((int)i < f.num_params) b.CreateStore(fn->getArg(2 + i), slots.back());
+  }
+  // Recursion depth guard (CPython raises RecursionError; we never overflow the C stack).
+  Value* depthPtr = b.CreateStructGEP(StructType::get(m.C, {b.getInt32Ty(), b.getInt32Ty(), ArrayType::get(b.getInt8Ty(), 240), b.getPtrTy(), b.getInt32Ty()}), ctx, 4);
+  Value* depth = b.CreateAdd(b.CreateLoad(b.getInt32Ty(), depthPtr), i32(1));
+  b.CreateStore(depth, depthPtr);
+  raiseIf(b.CreateICmpSGT(depth, i32(2000)), EP_EXC_RECURSION, "maximum recursion depth exceeded", f.first_line);
+  block(f.body);
+  if (!b.GetInsertBlock()->getTerminator()) b.CreateUnreachable();
+  // Every `ret` restores the depth: rewrite returns to decrement first.
+  std::vector<ReturnInst*> rets;
+  for (auto& bb : *fn)
+    if (auto* r = dyn_cast<ReturnInst>(bb.getTerminator())) rets.push_back(r);
+  for (auto* r : rets) {
+    IRBuilder<> rb(r);
+    Value* p = rb.CreateStructGEP(StructType::get(m.C, {rb.getInt32Ty(), rb.getInt32Ty(), ArrayType::get(rb.getInt8Ty(), 240), rb.getPtrTy(), rb.getInt32Ty()}), ctx, 4);
+    rb.CreateStore(rb.CreateSub(rb.CreateLoad(rb.getInt32Ty(), p), rb.getInt32(1)), p);
+  }
+}
+
+std::unique_ptr<Module> lowerToLLVM(LLVMContext& ctx, const LoweringInput& in) {
+  auto mod = std::make_unique<Module>("epochpp." + in.functions[0]->name, ctx);
+  ModuleLowering m(ctx, *mod, in);
+  for (size_t i = 0; i < in.functions.size(); ++i) {
+    auto* fn = llvm::Function::Create(m.fnType(*in.functions[i]), GlobalValue::InternalLinkage,
+                                      "ep." + in.functions[i]->name + "." + std::to_string(i), *mod);
+    m.fns.push_back(fn);
+  }
+  for (size_t i = 0; i < in.functions.size(); ++i) {
+    FnLowering fl(m, *in.functions[i], (int)i);
+    fl.run();
+  }
+  m.buildEntry(*in.functions[0], m.fns[0], in.entry_name);
+  std::string err;
+  raw_string_ostream os(err);
+  if (verifyModule(*mod, &os)) throw ir::Unsupported{in.functions[0]->first_line, "internal error: invalid LLVM IR: " + os.str()};
+  return mod;
+}
+
+}  // namespace epochpp::codegen

@@ -1,0 +1,29 @@
+// jit/codegen/codegen.h — lowers typed IR functions to one LLVM module (the one lowering; CPU target here).
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jit/ir/nodes.h"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+}  // namespace llvm
+
+namespace epochpp::codegen {
+
+// A set of specialised functions compiled together. functions[0] is the entry; a CallFunc in
+// functions[i] with callee index c calls functions[callee_map[i][c]].
+struct LoweringInput {
+  std::vector<const ir::Function*> functions;
+  std::vector<std::vector<int>> callee_map;
+  std::string entry_name;  // symbol of the C-ABI wrapper: int32 (EpCtx*, uint64_t* ret, const uint64_t* args)
+};
+
+std::unique_ptr<llvm::Module> lowerToLLVM(llvm::LLVMContext& ctx, const LoweringInput& in);
+
+// Flattened 8-byte slots a value of type t occupies at the C ABI (arguments and results).
+int slotCount(const ir::Type& t);
+
+}  // namespace epochpp::codegen

@@ -1,0 +1,117 @@
+// jit/codegen/codegen_impl.h — the lowering state shared by the codegen files.
+#pragma once
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include <functional>
+#include <map>
+#include <llvm/IR/MDBuilder.h>
+
+#include "jit/codegen/codegen.h"
+
+namespace epochpp::codegen {
+
+using ir::Kind;
+using ir::Type;
+
+struct Val {
+  llvm::Value* v = nullptr;
+  Type t;
+};
+
+struct ModuleLowering {
+  llvm::LLVMContext& C;
+  llvm::Module& M;
+  const LoweringInput& in;
+  std::vector<llvm::Function*> fns;
+  llvm::StructType* arrayTy = nullptr;
+  llvm::StructType* unionTy = nullptr;
+
+  ModuleLowering(llvm::LLVMContext& c, llvm::Module& m, const LoweringInput& i);
+  llvm::Type* lower(const Type& t);            // register representation
+  llvm::Type* scalarTy(Kind k);
+  llvm::Type* memTy(Kind dtype);               // in-memory element type (bool is i8)
+  llvm::FunctionType* fnType(const ir::Function& f);
+  llvm::FunctionCallee rt(const std::string& name);  // runtime ABI functions by name
+  void buildEntry(const ir::Function& f, llvm::Function* impl, const std::string& name);
+};
+
+struct FnLowering {
+  ModuleLowering& m;
+  const ir::Function& f;
+  int index;
+  llvm::Function* fn;
+  llvm::IRBuilder<> b;
+  llvm::Value* ctx = nullptr;
+  llvm::Value* retPtr = nullptr;
+  std::vector<llvm::AllocaInst*> slots, defined;
+  struct Loop { llvm::BasicBlock* brk; llvm::BasicBlock* cont; };
+  std::vector<Loop> loops;
+
+  FnLowering(ModuleLowering& mm, const ir::Function& ff, int idx);
+  void run();
+
+  // --- helpers (codegen.cpp)
+  llvm::LLVMContext& C() { return m.C; }
+  llvm::Value* i64(int64_t v) { return b.getInt64(v); }
+  llvm::Value* i32(int32_t v) { return b.getInt32(v); }
+  llvm::BasicBlock* newBB(const char* name) { return llvm::BasicBlock::Create(m.C, name, fn); }
+  llvm::AllocaInst* entryAlloca(llvm::Type* t, const char* name);
+  // Emits `if (cond) raise kind(msg)` at `line`, continuing in a fresh block.
+  void raiseIf(llvm::Value* cond, int kind, const std::string& msg, int line);
+  void raiseNow(int kind, const std::string& msg, int line);
+  void deoptIf(llvm::Value* cond);
+  void checkStatus(llvm::Value* status);  // propagate a callee's non-zero status
+  llvm::Value* cstr(const std::string& s);
+
+  // --- scalars (lower_expr.cpp)
+  Val expr(const ir::Expr& e);
+  Val constant(const ir::Expr& e);
+  Val convert(Val x, Kind to, int line);          // value conversion between scalar kinds
+  Val coerce(Val x, const Type& to, int line);    // into a (possibly union) type
+  Val forEach(Val x, const Type& result, const std::function<Val(Val)>& body, int line);
+  llvm::Value* truth(Val x, int line);
+  Val unary(const ir::Expr& e, Val a);
+  Val binary(ir::Op op, Val a, Val b, const Type& result, int line, bool rhs_nonneg);
+  Val binaryScalar(ir::Op op, Val a, Val b, int line);
+  Val pyIntOp(ir::Op op, llvm::Value* a, llvm::Value* b, int line);
+  Val pyFloatOp(ir::Op op, llvm::Value* a, llvm::Value* b, int line);
+  Val npOp(ir::Op op, Kind k, llvm::Value* a, llvm::Value* b, int line);
+  Val compare(ir::Op op, Val a, Val b, int line);
+  Val intrinsic(const ir::Expr& e);
+  Val mathCall(const std::string& name, std::vector<Val> args, int line);
+  Val callFunc(const ir::Expr& e);
+  llvm::Value* libm(const char* name, std::vector<llvm::Value*> args);
+  llvm::Value* toDouble(Val x, int line);  // Python-exact (ints beyond 2**53 deopt)
+
+  // --- arrays (lower_array.cpp)
+  Val arrayExpr(const ir::Expr& e);                     // any Array-typed expression
+  Val indexExpr(const ir::Expr& e);                     // element load or view
+  llvm::Value* elementPtr(Val arr, std::vector<llvm::Value*> idx);
+  llvm::Value* normIndex(llvm::Value* i, llvm::Value* size, int axis, int line);
+  Val load(Val arr, const std::vector<llvm::Value*>& idx);
+  void storeElem(Val arr, const std::vector<llvm::Value*>& idx, Val v, int line);
+  Val view(Val arr, const ir::Expr& e, size_t first_idx, const Type& result);
+  llvm::Value* dim(Val arr, int d);
+  llvm::Value* stride(Val arr, int d);
+  Val alloc(Kind dtype, std::vector<llvm::Value*> shape, int order, int init, int line);
+  void elementwiseInto(Val dest, const ir::Expr& e, int line);
+  void assignInto(Val dest, const ir::Expr& value, int line);  // dest[...] = value (broadcast)
+  Val reduce(const std::string& op, Val arr, const Type& result, int line);
+  Val arrayIntrinsic(const ir::Expr& e);
+  Val arrayScalarFunc(const std::string& n, Val a, Kind rk, int line);
+  void storeStmt(const ir::Stmt& s);
+  // Visits every index of `shape` in C order (a loop nest); body gets the indices.
+  void loopNest(const std::vector<llvm::Value*>& shape, const std::function<void(std::vector<llvm::Value*>&)>& body);
+
+  // --- statements (lower_stmt.cpp)
+  void block(const ir::Block& b);
+  void stmt(const ir::Stmt& s);
+  void assign(int slot, Val v, int line);
+  Val readVar(int slot, int line);
+  void forRange(const ir::Stmt& s);
+  void whileLoop(const ir::Stmt& s);
+  void ret(Val v, int line);
+};
+
+}  // namespace epochpp::codegen

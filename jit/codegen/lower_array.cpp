@@ -1,0 +1,666 @@
+// jit/codegen/lower_array.cpp — arrays: element access with bounds checks, views, allocation,
+// fused element-wise expressions (one loop, no temporaries), slice assignment, reductions.
+#include <llvm/IR/Intrinsics.h>
+
+#include <set>
+
+#include "jit/codegen/codegen_impl.h"
+#include "jit/passes/passes.h"
+#include "runtime/abi.h"
+
+namespace epochpp::codegen {
+
+using namespace llvm;
+using ir::ExprKind;
+using ir::Op;
+
+static int itemSize(Kind k) { return k == Kind::NpBool ? 1 : (k == Kind::NpInt32 || k == Kind::NpFloat32) ? 4 : 8; }
+
+Value* FnLowering::dim(Val a, int d) { return b.CreateExtractValue(a.v, {1, (unsigned)d}); }
+Value* FnLowering::stride(Val a, int d) { return b.CreateExtractValue(a.v, {2, (unsigned)d}); }
+
+Value* FnLowering::normIndex(Value* i, Value* size, int axis, int line) {
+  Value* j = b.CreateSelect(b.CreateICmpSLT(i, i64(0)), b.CreateAdd(i, size), i);
+  auto* bad = newBB("index.error");
+  auto* ok = newBB("index.ok");
+  b.CreateCondBr(b.CreateICmpUGE(j, size), bad, ok, MDBuilder(m.C).createBranchWeights(1, 1 << 20));
+  b.SetInsertPoint(bad);
+  b.CreateCall(m.rt("ep_rt_raise_index"), {ctx, i32(line), i, i32(axis), size});
+  b.CreateRet(i32(EP_ERROR));
+  b.SetInsertPoint(ok);
+  return j;
+}
+
+// Address of an element; C and F layouts address through the shape so LLVM sees unit strides.
+Value* FnLowering::elementPtr(Val a, std::vector<Value*> idx) {
+  int nd = a.t.ndim;
+  int64_t item = itemSize(a.t.dtype);
+  Value* off;
+  if (a.t.layout == ir::Layout::C) {
+    off = idx[0];
+    for (int d = 1; d < nd; ++d) off = b.CreateAdd(b.CreateMul(off, dim(a, d)), idx[d]);
+    off = b.CreateMul(off, i64(item));
+  } else if (a.t.layout == ir::Layout::F) {
+    off = idx[nd - 1];
+    for (int d = nd - 2; d >= 0; --d) off = b.CreateAdd(b.CreateMul(off, dim(a, d)), idx[d]);
+    off = b.CreateMul(off, i64(item));
+  } else {
+    off = i64(0);
+    for (int d = 0; d < nd; ++d) off = b.CreateAdd(off, b.CreateMul(idx[d], stride(a, d)));
+  }
+  return b.CreateGEP(b.getInt8Ty(), b.CreateExtractValue(a.v, {0}), off);
+}
+
+Val FnLowering::load(Val a, const std::vector<Value*>& idx) {
+  Value* p = elementPtr(a, idx);
+  Value* v = b.CreateLoad(m.memTy(a.t.dtype), p);
+  if (a.t.dtype == Kind::NpBool) v = b.CreateICmpNE(v, b.getInt8(0));
+  return {v, Type::scalar(a.t.dtype)};
+}
+
+// Item assignment: NumPy converts a scalar like Python's int()/float() (NaN and inf raise for
+// integer arrays, out-of-range ints raise OverflowError).
+void FnLowering::storeElem(Val a, const std::vector<Value*>& idx, Val v, int line) {
+  Kind dt = a.t.dtype;
+  Val c;
+  if (!ir::isFloatKind(dt) && dt != Kind::NpBool) {
+    Val asInt = v;
+    if (v.t.kind == Kind::Union || ir::isFloatKind(v.t.kind)) asInt = convert(v, Kind::Int, line);
+    if (dt == Kind::NpInt32) {
+      Value* x = convert(asInt, Kind::Int, line).v;
+      Value* out = b.CreateOr(b.CreateICmpSGT(x, i64(INT32_MAX)), b.CreateICmpSLT(x, i64(INT32_MIN)));
+      auto* bad = newBB("store.bounds");
+      auto* ok = newBB("ok");
+      b.CreateCondBr(out, bad, ok);
+      b.SetInsertPoint(bad);
+      b.CreateCall(m.rt("ep_rt_raise_int_bounds"), {ctx, i32(line), x, i32(32)});
+      b.CreateRet(i32(EP_ERROR));
+      b.SetInsertPoint(ok);
+      c = {b.CreateTrunc(x, b.getInt32Ty()), Type::scalar(dt)};
+    } else {
+      c = convert(asInt, dt, line);
+    }
+  } else {
+    c = convert(v, dt, line);
+  }
+  Value* raw = c.v;
+  if (dt == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
+  b.CreateStore(raw, elementPtr(a, idx));
+}
+
+// a[i:j:k, ...] views: slices adjust (start, length, stride) like PySlice_AdjustIndices.
+Val FnLowering::view(Val a, const ir::Expr& e, size_t first, const Type& result) {
+  Value* data = b.CreateExtractValue(a.v, {0});
+  std::vector<Value*> shp, str;
+  int d = 0;
+  for (size_t k = first; k < e.args.size(); ++k, ++d) {
+    const ir::Expr& ix = *e.args[k];
+    Value* n = dim(a, d);
+    Value* s = stride(a, d);
+    if (ix.kind != ExprKind::Slice) {
+      Value* i = normIndex(convert(expr(ix), Kind::Int, ix.line).v, n, d, ix.line);
+      data = b.CreateGEP(b.getInt8Ty(), data, b.CreateMul(i, s));
+      continue;
+    }
+    auto part = [&](int p) -> Value* {
+      const ir::Expr& x = *ix.args[p];
+      if (x.kind == ExprKind::Const && x.type.kind == Kind::None) return nullptr;
+      return convert(expr(x), Kind::Int, ix.line).v;
+    };
+    Value* start = part(0);
+    Value* stop = part(1);
+    Value* step = part(2);
+    if (step) raiseIf(b.CreateICmpEQ(step, i64(0)), EP_EXC_VALUE, "slice step cannot be zero", ix.line);
+    Value* st = step ? step : i64(1);
+    Value* neg = b.CreateICmpSLT(st, i64(0));
+    // defaults: step > 0: [0, n); step < 0: [n-1, -1)
+    Value* dStart = b.CreateSelect(neg, b.CreateSub(n, i64(1)), i64(0));
+    Value* dStop = b.CreateSelect(neg, i64(-1), n);
+    auto clampBound = [&](Value* v, Value* dflt) -> Value* {
+      if (!v) return dflt;
+      Value* w = b.CreateSelect(b.CreateICmpSLT(v, i64(0)), b.CreateAdd(v, n), v);
+      // below 0: step<0 -> -1 else 0;  >= n: step<0 -> n-1 else n
+      Value* lo = b.CreateSelect(neg, i64(-1), i64(0));
+      Value* hi = b.CreateSelect(neg, b.CreateSub(n, i64(1)), n);
+      w = b.CreateSelect(b.CreateICmpSLT(w, i64(0)), lo, w);
+      w = b.CreateSelect(b.CreateICmpSGE(w, n), hi, w);
+      return w;
+    };
+    Value* s0 = clampBound(start, dStart);
+    Value* s1 = clampBound(stop, dStop);
+    // length = step>0 ? (s1>s0 ? (s1-s0-1)/step+1 : 0) : (s0>s1 ? (s0-s1-1)/(-step)+1 : 0)
+    Value* posLen = b.CreateSelect(b.CreateICmpSGT(s1, s0), b.CreateAdd(b.CreateSDiv(b.CreateSub(b.CreateSub(s1, s0), i64(1)), st), i64(1)), i64(0));
+    Value* negLen = b.CreateSelect(b.CreateICmpSGT(s0, s1), b.CreateAdd(b.CreateSDiv(b.CreateSub(b.CreateSub(s0, s1), i64(1)), b.CreateNeg(st)), i64(1)), i64(0));
+    Value* len = b.CreateSelect(neg, negLen, posLen);
+    data = b.CreateGEP(b.getInt8Ty(), data, b.CreateSelect(b.CreateICmpSGT(len, i64(0)), b.CreateMul(s0, s), i64(0)));
+    shp.push_back(len);
+    str.push_back(b.CreateMul(s, st));
+  }
+  for (; d < a.t.ndim; ++d) {
+    shp.push_back(dim(a, d));
+    str.push_back(stride(a, d));
+  }
+  Value* out = UndefValue::get(m.arrayTy);
+  out = b.CreateInsertValue(out, data, {0});
+  for (unsigned k = 0; k < 3; ++k) {
+    out = b.CreateInsertValue(out, k < shp.size() ? shp[k] : i64(1), {1, k});
+    out = b.CreateInsertValue(out, k < str.size() ? str[k] : i64(0), {2, k});
+  }
+  out = b.CreateInsertValue(out, b.CreateExtractValue(a.v, {3}), {3});
+  return {out, result};
+}
+
+Val FnLowering::indexExpr(const ir::Expr& e) {
+  Val base = expr(*e.args[0]);
+  if (base.t.kind == Kind::Tuple) {
+    int64_t i = e.args[1]->ival;
+    if (i < 0) i += (int64_t)base.t.elems.size();
+    return {b.CreateExtractValue(base.v, {(unsigned)i}), e.type};
+  }
+  bool allScalar = (int)e.args.size() - 1 == base.t.ndim;
+  for (size_t k = 1; k < e.args.size(); ++k) allScalar &= e.args[k]->kind != ExprKind::Slice;
+  if (!allScalar) return view(base, e, 1, e.type);
+  std::vector<Value*> idx;
+  for (size_t k = 1; k < e.args.size(); ++k) {
+    Value* i = convert(expr(*e.args[k]), Kind::Int, e.line).v;
+    // first-axis iteration (`for x in a`) indexes within range by construction
+    idx.push_back(e.col == 1 ? i : normIndex(i, dim(base, (int)k - 1), (int)k - 1, e.line));
+  }
+  return load(base, idx);
+}
+
+Val FnLowering::alloc(Kind dtype, std::vector<Value*> shape, int order, int init, int line) {
+  Value* shp = entryAlloca(ArrayType::get(b.getInt64Ty(), 3), "shape");
+  for (size_t d = 0; d < 3; ++d)
+    b.CreateStore(d < shape.size() ? shape[d] : i64(1), b.CreateConstGEP2_64(ArrayType::get(b.getInt64Ty(), 3), shp, 0, d));
+  Value* out = entryAlloca(m.arrayTy, "arr");
+  Value* st = b.CreateCall(m.rt("ep_rt_alloc"), {ctx, i32((int)dtype), i32((int)shape.size()), shp, i32(order), i32(init), out});
+  checkStatus(st);
+  (void)line;
+  return {b.CreateLoad(m.arrayTy, out), Type::array(dtype, (int)shape.size(), order == 1 ? ir::Layout::F : ir::Layout::C)};
+}
+
+void FnLowering::loopNest(const std::vector<Value*>& shape, const std::function<void(std::vector<Value*>&)>& body) {
+  std::vector<Value*> idx(shape.size());
+  std::function<void(size_t)> level = [&](size_t d) {
+    if (d == shape.size()) {
+      body(idx);
+      return;
+    }
+    BasicBlock* pre = b.GetInsertBlock();
+    auto* head = newBB("nest.head");
+    auto* bodyB = newBB("nest.body");
+    auto* exitB = newBB("nest.end");
+    b.CreateBr(head);
+    b.SetInsertPoint(head);
+    PHINode* i = b.CreatePHI(b.getInt64Ty(), 2);
+    i->addIncoming(i64(0), pre);
+    b.CreateCondBr(b.CreateICmpSLT(i, shape[d]), bodyB, exitB);
+    b.SetInsertPoint(bodyB);
+    idx[d] = i;
+    level(d + 1);
+    Value* next = b.CreateAdd(i, i64(1), "", true, true);
+    i->addIncoming(next, b.GetInsertBlock());
+    b.CreateBr(head);
+    b.SetInsertPoint(exitB);
+  };
+  level(0);
+}
+
+// ---- fused element-wise expressions -----------------------------------------------------------
+namespace {
+const std::set<std::string> kElementwise = {"np.sqrt", "np.exp", "np.log", "np.sin", "np.cos", "np.tan", "np.tanh",
+                                             "np.log2", "np.log10", "np.arcsin", "np.arccos", "np.arctan", "np.sinh",
+                                             "np.cosh", "np.expm1", "np.log1p", "np.abs", "np.absolute", "np.fabs",
+                                             "np.minimum", "np.maximum", "np.where"};
+bool isElementwise(const ir::Expr& e) {
+  if (!e.type.isArray()) return false;
+  if ((e.kind == ExprKind::Binary || e.kind == ExprKind::Compare || e.kind == ExprKind::Unary) && e.ival != 1) return true;
+  return e.kind == ExprKind::Intrinsic && kElementwise.count(e.name);
+}
+
+struct Leaf {
+  Val v;                       // array (with broadcast strides) or scalar
+  std::vector<Value*> strides;  // per result dim, 0 where broadcast
+};
+}  // namespace
+
+struct Fusion {
+  FnLowering& L;
+  int nd;
+  std::vector<Leaf> leaves;
+  std::map<const ir::Expr*, size_t> leafOf;
+
+  void collect(const ir::Expr& e) {
+    if (isElementwise(e)) {
+      for (auto& a : e.args) collect(*a);
+      return;
+    }
+    Leaf l;
+    l.v = L.expr(e);
+    leafOf[&e] = leaves.size();
+    leaves.push_back(l);
+  }
+
+  // One element of the expression at `idx` (result coordinates).
+  Val elem(const ir::Expr& e, const std::vector<Value*>& idx) {
+    auto& b = L.b;
+    if (!isElementwise(e)) {
+      Leaf& l = leaves[leafOf.at(&e)];
+      if (!l.v.t.isArray()) return l.v;
+      Value* off = b.getInt64(0);
+      for (int d = 0; d < nd; ++d)
+        if (l.strides[d]) off = b.CreateAdd(off, b.CreateMul(idx[d], l.strides[d]));
+      Value* p = b.CreateGEP(b.getInt8Ty(), b.CreateExtractValue(l.v.v, {0}), off);
+      Value* v = b.CreateLoad(L.m.memTy(l.v.t.dtype), p);
+      if (l.v.t.dtype == Kind::NpBool) v = b.CreateICmpNE(v, b.getInt8(0));
+      return {v, Type::scalar(l.v.t.dtype)};
+    }
+    Kind rk = e.type.dtype;
+    if (e.kind == ExprKind::Unary) {
+      Val a = elem(*e.args[0], idx);
+      if (e.op == Op::Pos) return a;
+      if (e.op == Op::Invert) return {a.t.kind == Kind::NpBool ? b.CreateNot(a.v) : b.CreateNot(a.v), a.t};
+      if (ir::isFloatKind(a.t.kind)) return {b.CreateFNeg(a.v), a.t};
+      return {b.CreateNeg(a.v), a.t};
+    }
+    if (e.kind == ExprKind::Binary || e.kind == ExprKind::Compare) {
+      Val a = elem(*e.args[0], idx), c = elem(*e.args[1], idx);
+      // array context: both operands behave as NumPy values (Python scalars are weak)
+      Kind ka = a.t.kind, kc = c.t.kind;
+      if (!ir::isNumpyScalar(ka) && !ir::isNumpyScalar(kc)) { a = L.convert(a, passes::toNumpyKind(ka), e.line); }
+      return L.binaryScalar(e.op, a, c, e.line);
+    }
+    const std::string& n = e.name;
+    if (n == "np.minimum" || n == "np.maximum") {
+      Val a = L.convert(elem(*e.args[0], idx), rk, e.line), c = L.convert(elem(*e.args[1], idx), rk, e.line);
+      bool mn = n == "np.minimum";
+      if (ir::isFloatKind(rk)) {
+        Value* pick = b.CreateOr(mn ? b.CreateFCmpOLE(a.v, c.v) : b.CreateFCmpOGE(a.v, c.v), b.CreateFCmpUNO(a.v, a.v));
+        return {b.CreateSelect(pick, a.v, c.v), Type::scalar(rk)};
+      }
+      Value* pick = mn ? b.CreateICmpSLE(a.v, c.v) : b.CreateICmpSGE(a.v, c.v);
+      return {b.CreateSelect(pick, a.v, c.v), Type::scalar(rk)};
+    }
+    if (n == "np.where") {
+      Value* cond = L.truth(elem(*e.args[0], idx), e.line);
+      Val x = L.convert(elem(*e.args[1], idx), rk, e.line), y = L.convert(elem(*e.args[2], idx), rk, e.line);
+      return {b.CreateSelect(cond, x.v, y.v), Type::scalar(rk)};
+    }
+    Val a = elem(*e.args[0], idx);
+    return L.arrayScalarFunc(n, a, rk, e.line);
+  }
+};
+
+// NumPy unary functions on one element (no exceptions: NaN/inf as IEEE gives).
+Val FnLowering::arrayScalarFunc(const std::string& n, Val a, Kind rk, int line) {
+  if (n == "np.abs" || n == "np.absolute") {
+    if (ir::isFloatKind(a.t.kind)) return {b.CreateUnaryIntrinsic(Intrinsic::fabs, a.v), a.t};
+    if (a.t.kind == Kind::NpBool) return a;
+    return {b.CreateBinaryIntrinsic(Intrinsic::abs, a.v, b.getInt1(false)), a.t};
+  }
+  Val x = convert(a, rk, line);
+  bool f32 = rk == Kind::NpFloat32;
+  Type T = Type::scalar(rk);
+  if (n == "np.fabs") return {b.CreateUnaryIntrinsic(Intrinsic::fabs, x.v), T};
+  if (n == "np.sqrt") return {b.CreateUnaryIntrinsic(Intrinsic::sqrt, x.v), T};
+  static const std::map<std::string, const char*> names = {
+      {"np.exp", "exp"}, {"np.log", "log"}, {"np.sin", "sin"}, {"np.cos", "cos"}, {"np.tan", "tan"},
+      {"np.tanh", "tanh"}, {"np.log2", "log2"}, {"np.log10", "log10"}, {"np.arcsin", "asin"},
+      {"np.arccos", "acos"}, {"np.arctan", "atan"}, {"np.sinh", "sinh"}, {"np.cosh", "cosh"},
+      {"np.expm1", "expm1"}, {"np.log1p", "log1p"}};
+  std::string fname = names.at(n);
+  if (f32) fname += "f";
+  return {libm(fname.c_str(), {x.v}), T};
+}
+
+// Evaluates element-wise expression `e` into `dest` (whose shape is the broadcast shape).
+void FnLowering::elementwiseInto(Val dest, const ir::Expr& e, int line) {
+  Fusion fu{*this, dest.t.ndim, {}, {}};
+  fu.collect(e);
+  int nd = dest.t.ndim;
+  std::vector<Value*> shape;
+  for (int d = 0; d < nd; ++d) shape.push_back(dim(dest, d));
+  for (auto& l : fu.leaves) {
+    if (!l.v.t.isArray()) continue;
+    int k = l.v.t.ndim;
+    l.strides.assign(nd, nullptr);
+    for (int d = 0; d < k; ++d) {
+      int rd = nd - k + d;
+      Value* ld = dim(l.v, d);
+      Value* ok = b.CreateOr(b.CreateICmpEQ(ld, shape[rd]), b.CreateICmpEQ(ld, i64(1)));
+      raiseIf(b.CreateNot(ok), EP_EXC_VALUE, "operands could not be broadcast together", line);
+      l.strides[rd] = b.CreateSelect(b.CreateICmpEQ(ld, i64(1)), i64(0), stride(l.v, d));
+    }
+  }
+  loopNest(shape, [&](std::vector<Value*>& idx) {
+    Val v = fu.elem(e, idx);
+    Val c = convert(v, dest.t.dtype, line);
+    Value* raw = c.v;
+    if (dest.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
+    b.CreateStore(raw, elementPtr(dest, idx));
+  });
+}
+
+Val FnLowering::arrayExpr(const ir::Expr& e) {
+  if (e.kind == ExprKind::Attr && e.name == "T") {
+    Val a = expr(*e.args[0]);
+    Value* out = a.v;
+    int nd = a.t.ndim;
+    for (int d = 0; d < nd; ++d) {
+      out = b.CreateInsertValue(out, dim(a, nd - 1 - d), {1, (unsigned)d});
+      out = b.CreateInsertValue(out, stride(a, nd - 1 - d), {2, (unsigned)d});
+    }
+    return {out, e.type};
+  }
+  if (e.kind == ExprKind::Binary && e.ival == 1) {
+    // a += b on an array: NumPy writes into a's buffer; when b overlaps a, through a temporary.
+    Val target = expr(*e.args[0]);
+    ir::Expr copy = e;
+    copy.ival = 0;
+    copy.type = Type::array(e.type.dtype, e.type.ndim, ir::Layout::C);
+    auto tmpExpr = std::make_shared<ir::Expr>(copy);
+    assignInto(target, *tmpExpr, e.line);
+    return {target.v, e.type};
+  }
+  // A fresh result: evaluate the leaves' shapes first, then allocate and fill in one loop.
+  int nd = e.type.ndim;
+  Fusion probe{*this, nd, {}, {}};
+  probe.collect(e);
+  std::vector<Value*> shape(nd, i64(1));
+  for (auto& l : probe.leaves) {
+    if (!l.v.t.isArray()) continue;
+    int k = l.v.t.ndim;
+    for (int d = 0; d < k; ++d) {
+      int rd = nd - k + d;
+      Value* ld = dim(l.v, d);
+      shape[rd] = b.CreateSelect(b.CreateICmpEQ(shape[rd], i64(1)), ld, shape[rd]);
+    }
+  }
+  Val dest = alloc(e.type.dtype, shape, 0, 0, e.line);
+  // reuse the already evaluated leaves: lower the loop with the probe's leaves
+  for (auto& l : probe.leaves) {
+    if (!l.v.t.isArray()) continue;
+    int k = l.v.t.ndim;
+    l.strides.assign(nd, nullptr);
+    for (int d = 0; d < k; ++d) {
+      int rd = nd - k + d;
+      Value* ld = dim(l.v, d);
+      Value* ok = b.CreateOr(b.CreateICmpEQ(ld, shape[rd]), b.CreateICmpEQ(ld, i64(1)));
+      raiseIf(b.CreateNot(ok), EP_EXC_VALUE, "operands could not be broadcast together", e.line);
+      l.strides[rd] = b.CreateSelect(b.CreateICmpEQ(ld, i64(1)), i64(0), stride(l.v, d));
+    }
+  }
+  loopNest(shape, [&](std::vector<Value*>& idx) {
+    Val v = probe.elem(e, idx);
+    Val c = convert(v, dest.t.dtype, e.line);
+    Value* raw = c.v;
+    if (dest.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
+    b.CreateStore(raw, elementPtr(dest, idx));
+  });
+  return {dest.v, e.type};
+}
+
+// dest[...] = value with broadcasting. Scalars follow item-assignment rules; arrays are cast.
+// When the value reads memory that overlaps dest (a[1:] = a[:-1]), it is evaluated into a
+// temporary first, as NumPy does.
+void FnLowering::assignInto(Val dest, const ir::Expr& value, int line) {
+  int nd = dest.t.ndim;
+  std::vector<Value*> shape;
+  for (int d = 0; d < nd; ++d) shape.push_back(dim(dest, d));
+  if (!value.type.isArray()) {
+    Val v = expr(value);
+    loopNest(shape, [&](std::vector<Value*>& idx) { storeElem(dest, idx, v, line); });
+    return;
+  }
+  // Materialise the value when it is not already a plain array (keeps this path simple and exact).
+  Val src = expr(value);
+  if (src.t.ndim > nd) throw ir::Unsupported{line, "assigning a higher-rank array into a slice"};
+  // overlap: [lo, hi) byte ranges of both
+  auto range = [&](Val a, Value*& lo, Value*& hi) {
+    Value* base = b.CreatePtrToInt(b.CreateExtractValue(a.v, {0}), b.getInt64Ty());
+    Value* l = base, *h = base;
+    Value* empty = b.getFalse();
+    for (int d = 0; d < a.t.ndim; ++d) {
+      Value* ext = b.CreateMul(b.CreateSub(dim(a, d), i64(1)), stride(a, d));
+      Value* neg = b.CreateICmpSLT(ext, i64(0));
+      l = b.CreateAdd(l, b.CreateSelect(neg, ext, i64(0)));
+      h = b.CreateAdd(h, b.CreateSelect(neg, i64(0), ext));
+      empty = b.CreateOr(empty, b.CreateICmpEQ(dim(a, d), i64(0)));
+    }
+    lo = l;
+    hi = b.CreateSelect(empty, l, b.CreateAdd(h, i64(itemSize(a.t.dtype))));
+  };
+  Value *dl, *dh, *sl, *sh;
+  range(dest, dl, dh);
+  range(src, sl, sh);
+  Value* overlap = b.CreateAnd(b.CreateICmpULT(sl, dh), b.CreateICmpULT(dl, sh));
+  // Identical element-for-element views are safe (a += b reads a[i] then writes a[i]).
+  Value* same = b.CreateICmpEQ(b.CreateExtractValue(dest.v, {0}), b.CreateExtractValue(src.v, {0}));
+  for (int d = 0; d < src.t.ndim && src.t.ndim == nd; ++d)
+    same = b.CreateAnd(same, b.CreateICmpEQ(stride(dest, d), stride(src, d)));
+  if (src.t.ndim != nd) same = b.getFalse();
+  Value* needCopy = b.CreateAnd(overlap, b.CreateNot(same));
+  auto* copyB = newBB("assign.copy");
+  auto* joinB = newBB("assign.src");
+  BasicBlock* pre = b.GetInsertBlock();
+  b.CreateCondBr(needCopy, copyB, joinB);
+  b.SetInsertPoint(copyB);
+  std::vector<Value*> sshape;
+  for (int d = 0; d < src.t.ndim; ++d) sshape.push_back(dim(src, d));
+  Val tmp = alloc(src.t.dtype, sshape, 0, 0, line);
+  Val srcA{src.v, Type::array(src.t.dtype, src.t.ndim, ir::Layout::A)};
+  loopNest(sshape, [&](std::vector<Value*>& idx) {
+    Val v = load(srcA, idx);
+    Value* raw = v.v;
+    if (src.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
+    b.CreateStore(raw, elementPtr(tmp, idx));
+  });
+  BasicBlock* copyEnd = b.GetInsertBlock();
+  b.CreateBr(joinB);
+  b.SetInsertPoint(joinB);
+  auto* phi = b.CreatePHI(m.arrayTy, 2);
+  phi->addIncoming(src.v, pre);
+  phi->addIncoming(tmp.v, copyEnd);
+  Val from{phi, Type::array(src.t.dtype, src.t.ndim, ir::Layout::A)};
+  // broadcast strides of the source against dest
+  std::vector<Value*> bstr(nd, nullptr);
+  int k = from.t.ndim;
+  for (int d = 0; d < k; ++d) {
+    int rd = nd - k + d;
+    Value* ld = dim(from, d);
+    Value* ok = b.CreateOr(b.CreateICmpEQ(ld, shape[rd]), b.CreateICmpEQ(ld, i64(1)));
+    raiseIf(b.CreateNot(ok), EP_EXC_VALUE, "could not broadcast input array into the destination shape", line);
+    bstr[rd] = b.CreateSelect(b.CreateICmpEQ(ld, i64(1)), i64(0), stride(from, d));
+  }
+  loopNest(shape, [&](std::vector<Value*>& idx) {
+    Value* off = i64(0);
+    for (int d = 0; d < nd; ++d)
+      if (bstr[d]) off = b.CreateAdd(off, b.CreateMul(idx[d], bstr[d]));
+    Value* v = b.CreateLoad(m.memTy(from.t.dtype), b.CreateGEP(b.getInt8Ty(), b.CreateExtractValue(from.v, {0}), off));
+    Val sv{from.t.dtype == Kind::NpBool ? b.CreateICmpNE(v, b.getInt8(0)) : v, Type::scalar(from.t.dtype)};
+    Val c = convert(sv, dest.t.dtype, line);
+    Value* raw = c.v;
+    if (dest.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
+    b.CreateStore(raw, elementPtr(dest, idx));
+  });
+}
+
+void FnLowering::storeStmt(const ir::Stmt& s) {
+  Val base = expr(*s.args[0]);
+  bool allScalar = (int)s.args.size() - 1 == base.t.ndim;
+  for (size_t k = 1; k < s.args.size(); ++k) allScalar &= s.args[k]->kind != ExprKind::Slice;
+  if (allScalar) {
+    // Python evaluates the value before the subscript; errors keep that order.
+    Val v = expr(*s.value);
+    std::vector<Value*> idx;
+    for (size_t k = 1; k < s.args.size(); ++k) {
+      Value* i = convert(expr(*s.args[k]), Kind::Int, s.line).v;
+      idx.push_back(normIndex(i, dim(base, (int)k - 1), (int)k - 1, s.line));
+    }
+    storeElem(base, idx, v, s.line);
+    return;
+  }
+  ir::Expr probe;
+  probe.kind = ExprKind::Index;
+  probe.args = s.args;
+  int nd = base.t.ndim;
+  for (size_t k = 1; k < s.args.size(); ++k) nd -= s.args[k]->kind != ExprKind::Slice;
+  Val target = view(base, probe, 1, Type::array(base.t.dtype, nd, ir::Layout::A));
+  assignInto(target, *s.value, s.line);
+}
+
+Val FnLowering::reduce(const std::string& op, Val arr, const Type& result, int line) {
+  int code = op == "sum" ? EP_RED_SUM : op == "min" || op == "amin" ? EP_RED_MIN : op == "max" || op == "amax" ? EP_RED_MAX
+           : op == "mean" ? EP_RED_MEAN : op == "argmin" ? EP_RED_ARGMIN : EP_RED_ARGMAX;
+  Value* a = entryAlloca(m.arrayTy, "red.in");
+  b.CreateStore(arr.v, a);
+  Value* out = entryAlloca(b.getInt64Ty(), "red.out");
+  Value* st = b.CreateCall(m.rt("ep_rt_reduce"), {ctx, i32(code), i32((int)arr.t.dtype), i32(arr.t.ndim), a,
+                                                  ConstantPointerNull::get(b.getPtrTy()), i32(line), out});
+  checkStatus(st);
+  llvm::Type* rt = m.memTy(result.kind);
+  Value* v = b.CreateLoad(rt, out);
+  if (result.kind == Kind::NpBool) v = b.CreateICmpNE(v, b.getInt8(0));
+  return {v, result};
+}
+
+Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
+  const std::string& n = e.name;
+  std::string op = n.substr(n.find('.') + 1);
+  int line = e.line;
+  if (e.type.isArray() && isElementwise(e)) return arrayExpr(e);
+  if (!e.type.isArray() && kElementwise.count(n)) {
+    // NumPy function on scalars: NumPy semantics, NumPy scalar result
+    if (n == "np.minimum" || n == "np.maximum" || n == "np.where") {
+      Fusion fu{*this, 0, {}, {}};
+      fu.collect(e);
+      ir::Expr copy = e;
+      copy.type = Type::array(e.type.kind, 1, ir::Layout::C);
+      // evaluate via the element routine with no indices
+      std::vector<Value*> none;
+      Val r = fu.elem(copy, none);
+      return convert(r, e.type.kind, line);
+    }
+    Val a = expr(*e.args[0]);
+    return forEach(a, e.type, [&](Val x) {
+      Kind k = passes::toNumpyKind(x.t.kind);
+      Val nx = convert(x, k, line);
+      Kind rk = (n == "np.abs" || n == "np.absolute") ? k : passes::unaryFloatFuncKind(k);
+      return arrayScalarFunc(n, nx, rk, line);
+    }, line);
+  }
+  std::vector<Val> a;
+  auto shapeOf = [&](Val s) {
+    std::vector<Value*> shp;
+    if (s.t.kind == Kind::Tuple)
+      for (unsigned d = 0; d < s.t.elems.size(); ++d) shp.push_back(convert({b.CreateExtractValue(s.v, {d}), s.t.elems[d]}, Kind::Int, line).v);
+    else shp.push_back(convert(s, Kind::Int, line).v);
+    for (auto* d : shp) raiseIf(b.CreateICmpSLT(d, i64(0)), EP_EXC_VALUE, "negative dimensions are not allowed", line);
+    return shp;
+  };
+  if (op == "zeros" || op == "ones" || op == "empty") {
+    Val s = expr(*e.args[0]);
+    return alloc(e.type.dtype, shapeOf(s), 0, op == "empty" ? 0 : op == "zeros" ? 1 : 2, line);
+  }
+  if (op == "full") {
+    Val s = expr(*e.args[0]);
+    Val v = expr(*e.args[1]);
+    Val arr = alloc(e.type.dtype, shapeOf(s), 0, 0, line);
+    std::vector<Value*> shape;
+    for (int d = 0; d < arr.t.ndim; ++d) shape.push_back(dim(arr, d));
+    loopNest(shape, [&](std::vector<Value*>& idx) { storeElem(arr, idx, v, line); });
+    return arr;
+  }
+  if (op == "zeros_like" || op == "empty_like" || op == "ones_like") {
+    Val src = expr(*e.args[0]);
+    std::vector<Value*> shape;
+    for (int d = 0; d < src.t.ndim; ++d) shape.push_back(dim(src, d));
+    int order = src.t.layout == ir::Layout::F ? 1 : 0;
+    Val r = alloc(e.type.dtype, shape, order, op == "empty_like" ? 0 : op == "zeros_like" ? 1 : 2, line);
+    return {r.v, e.type};
+  }
+  if (op == "copy") {
+    Val src = expr(*e.args[0]);
+    std::vector<Value*> shape;
+    for (int d = 0; d < src.t.ndim; ++d) shape.push_back(dim(src, d));
+    Val r = alloc(e.type.dtype, shape, e.type.layout == ir::Layout::F ? 1 : 0, 0, line);
+    Val srcA{src.v, Type::array(src.t.dtype, src.t.ndim, ir::Layout::A)};
+    loopNest(shape, [&](std::vector<Value*>& idx) {
+      Val v = load(srcA, idx);
+      Value* raw = v.v;
+      if (src.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
+      b.CreateStore(raw, elementPtr(r, idx));
+    });
+    return {r.v, e.type};
+  }
+  if (op == "arange") {
+    std::vector<Value*> v;
+    for (auto& x : e.args) v.push_back(convert(expr(*x), Kind::Int, line).v);
+    Value* start = v.size() >= 2 ? v[0] : i64(0);
+    Value* stop = v.size() >= 2 ? v[1] : v[0];
+    Value* step = v.size() == 3 ? v[2] : i64(1);
+    raiseIf(b.CreateICmpEQ(step, i64(0)), EP_EXC_ZERO_DIVISION, "division by zero", line);
+    // length = max(0, ceil((stop - start) / step))
+    Value* span = b.CreateSub(stop, start);
+    Value* q = b.CreateSDiv(span, step);
+    Value* r = b.CreateSRem(span, step);
+    Value* len = b.CreateAdd(q, b.CreateZExt(b.CreateICmpNE(r, i64(0)), b.getInt64Ty()));
+    len = b.CreateSelect(b.CreateICmpSLT(len, i64(0)), i64(0), len);
+    Val arr = alloc(e.type.dtype, {len}, 0, 0, line);
+    loopNest({len}, [&](std::vector<Value*>& idx) {
+      Val x{b.CreateAdd(start, b.CreateMul(idx[0], step)), Type::scalar(Kind::NpInt64)};
+      Val c = convert(x, e.type.dtype, line);
+      Value* raw = c.v;
+      if (e.type.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
+      b.CreateStore(raw, elementPtr(arr, idx));
+    });
+    return arr;
+  }
+  if (op == "fill") {
+    Val arr = expr(*e.args[0]);
+    Val v = expr(*e.args[1]);
+    std::vector<Value*> shape;
+    for (int d = 0; d < arr.t.ndim; ++d) shape.push_back(dim(arr, d));
+    loopNest(shape, [&](std::vector<Value*>& idx) { storeElem(arr, idx, v, line); });
+    return {b.getInt8(0), Type::none()};
+  }
+  if (op == "dot") {
+    Val x = expr(*e.args[0]);
+    Val y = expr(*e.args[1]);
+    Kind k = e.type.kind;
+    Val xs = x, ys = y;
+    if (x.t.dtype != k || y.t.dtype != k) {
+      // promote into temporaries of the common dtype
+      auto promote = [&](Val s) -> Val {
+        if (s.t.dtype == k) return s;
+        Val t = alloc(k, {dim(s, 0)}, 0, 0, line);
+        Val sA{s.v, Type::array(s.t.dtype, 1, ir::Layout::A)};
+        loopNest({dim(s, 0)}, [&](std::vector<Value*>& idx) {
+          Val c = convert(load(sA, idx), k, line);
+          Value* raw = k == Kind::NpBool ? b.CreateZExt(c.v, b.getInt8Ty()) : c.v;
+          b.CreateStore(raw, elementPtr(t, idx));
+        });
+        return t;
+      };
+      xs = promote(x);
+      ys = promote(y);
+    }
+    Value* pa = entryAlloca(m.arrayTy, "dot.a");
+    Value* pb = entryAlloca(m.arrayTy, "dot.b");
+    b.CreateStore(xs.v, pa);
+    b.CreateStore(ys.v, pb);
+    Value* out = entryAlloca(b.getInt64Ty(), "dot.out");
+    Value* st = b.CreateCall(m.rt("ep_rt_reduce"), {ctx, i32(EP_RED_DOT), i32((int)k), i32(1), pa, pb, i32(line), out});
+    checkStatus(st);
+    Value* v = b.CreateLoad(m.memTy(k), out);
+    if (k == Kind::NpBool) v = b.CreateICmpNE(v, b.getInt8(0));
+    return {v, e.type};
+  }
+  if (op == "sum" || op == "min" || op == "max" || op == "mean" || op == "argmin" || op == "argmax" || op == "amin" || op == "amax")
+    return reduce(op, expr(*e.args[0]), e.type, line);
+  if (op == "cast") return convert(expr(*e.args[0]), e.type.kind, line);
+  throw ir::Unsupported{line, "internal error: array intrinsic " + n};
+}
+
+}  // namespace epochpp::codegen

@@ -1,0 +1,180 @@
+// jit/codegen/lower_stmt.cpp — statements: locals, if/for/while with break/continue/else, returns.
+#include <llvm/IR/MDBuilder.h>
+
+#include "jit/codegen/codegen_impl.h"
+#include "runtime/abi.h"
+
+namespace epochpp::codegen {
+
+using namespace llvm;
+using ir::StmtKind;
+
+void FnLowering::assign(int slot, Val v, int line) {
+  Val c = coerce(v, f.locals[slot].type, line);
+  b.CreateStore(c.v, slots[slot]);
+  b.CreateStore(b.getInt1(true), defined[slot]);
+}
+
+Val FnLowering::readVar(int slot, int line) {
+  Value* def = b.CreateLoad(b.getInt1Ty(), defined[slot]);
+  raiseIf(b.CreateNot(def), EP_EXC_UNBOUND_LOCAL,
+          "cannot access local variable '" + f.locals[slot].name + "' where it is not associated with a value", line);
+  return {b.CreateLoad(m.lower(f.locals[slot].type), slots[slot]), f.locals[slot].type};
+}
+
+void FnLowering::ret(Val v, int line) {
+  Val c = coerce(v, f.return_type, line);
+  b.CreateStore(c.v, retPtr);
+  b.CreateRet(i32(EP_OK));
+  b.SetInsertPoint(newBB("after.return"));
+}
+
+static bool containsLoop(const ir::Block& blk) {
+  for (auto& s : blk) {
+    if (s->kind == StmtKind::For || s->kind == StmtKind::While) return true;
+    if (containsLoop(s->body) || containsLoop(s->orelse)) return true;
+  }
+  return false;
+}
+
+void FnLowering::block(const ir::Block& blk) {
+  for (auto& s : blk) stmt(*s);
+}
+
+void FnLowering::stmt(const ir::Stmt& s) {
+  switch (s.kind) {
+    case StmtKind::Assign: assign(s.slot, expr(*s.value), s.line); break;
+    case StmtKind::Store: storeStmt(s); break;
+    case StmtKind::ExprStmt: expr(*s.value); break;
+    case StmtKind::Return: ret(expr(*s.value), s.line); break;
+    case StmtKind::Pass: break;
+    case StmtKind::If: {
+      Value* c = truth(expr(*s.value), s.line);
+      auto* thenB = newBB("if.then");
+      auto* elseB = newBB("if.else");
+      auto* endB = newBB("if.end");
+      b.CreateCondBr(c, thenB, elseB);
+      b.SetInsertPoint(thenB);
+      block(s.body);
+      b.CreateBr(endB);
+      b.SetInsertPoint(elseB);
+      block(s.orelse);
+      b.CreateBr(endB);
+      b.SetInsertPoint(endB);
+      break;
+    }
+    case StmtKind::For: forRange(s); break;
+    case StmtKind::While: whileLoop(s); break;
+    case StmtKind::Break:
+      b.CreateBr(loops.back().brk);
+      b.SetInsertPoint(newBB("after.break"));
+      break;
+    case StmtKind::Continue:
+      b.CreateBr(loops.back().cont);
+      b.SetInsertPoint(newBB("after.continue"));
+      break;
+  }
+}
+
+// for i in range(start, stop, step): the trip count is computed once (as CPython's range
+// object does), the induction variable is start + k*step, so the loop is canonical for LLVM.
+void FnLowering::forRange(const ir::Stmt& s) {
+  const ir::Expr& r = *s.value;
+  auto asInt = [&](const ir::Expr& e) { return convert(expr(e), Kind::Int, s.line).v; };
+  Value* start = asInt(*r.args[0]);
+  Value* stop = asInt(*r.args[1]);
+  Value* step = asInt(*r.args[2]);
+  bool constStep = r.args[2]->kind == ir::ExprKind::Const;
+  int64_t cs = constStep ? r.args[2]->ival : 0;
+  if (!constStep || cs == 0) raiseIf(b.CreateICmpEQ(step, i64(0)), EP_EXC_VALUE, "range() arg 3 must not be zero", s.line);
+  // n = step > 0 ? (start < stop ? (stop - start - 1) / step + 1 : 0)
+  //              : (start > stop ? (start - stop - 1) / (-step) + 1 : 0)   in unsigned arithmetic
+  auto count = [&](bool positive) -> Value* {
+    Value* lo = positive ? start : stop;
+    Value* hi = positive ? stop : start;
+    Value* st = positive ? step : b.CreateSub(i64(0), step);
+    Value* span = b.CreateSub(b.CreateSub(hi, lo), i64(1));
+    Value* n = b.CreateAdd(b.CreateUDiv(span, st), i64(1));
+    return b.CreateSelect(b.CreateICmpSLT(lo, hi), n, i64(0));
+  };
+  Value* n;
+  if (constStep) n = count(cs > 0);
+  else n = b.CreateSelect(b.CreateICmpSGT(step, i64(0)), count(true), count(false));
+
+  auto poll = [&]() {
+    raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", s.line);
+  };
+  auto* elseB = newBB("for.else");
+  auto* exitB = newBB("for.end");
+  auto emitLoop = [&](Value* from, Value* to, BasicBlock* done, bool pollEach) {
+    BasicBlock* pre = b.GetInsertBlock();
+    auto* head = newBB("for.head");
+    auto* bodyB = newBB("for.body");
+    auto* latch = newBB("for.latch");
+    b.CreateBr(head);
+    b.SetInsertPoint(head);
+    PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
+    k->addIncoming(from, pre);
+    b.CreateCondBr(b.CreateICmpULT(k, to), bodyB, done);
+    b.SetInsertPoint(bodyB);
+    assign(s.slot, {b.CreateAdd(start, b.CreateMul(k, step)), Type::scalar(Kind::Int)}, s.line);
+    loops.push_back({exitB, latch});
+    block(s.body);
+    loops.pop_back();
+    b.CreateBr(latch);
+    b.SetInsertPoint(latch);
+    if (pollEach) poll();
+    k->addIncoming(b.CreateAdd(k, i64(1), "", true, true), b.GetInsertBlock());
+    b.CreateBr(head);
+  };
+  if (!containsLoop(s.body)) {
+    // Innermost loop: strip-mined so the inner part has no poll (it vectorises) and Ctrl-C
+    // is still seen every 2**16 iterations.
+    const int64_t CH = 1 << 16;
+    BasicBlock* pre = b.GetInsertBlock();
+    auto* chead = newBB("chunk.head");
+    auto* cbody = newBB("chunk.body");
+    auto* clatch = newBB("chunk.latch");
+    b.CreateBr(chead);
+    b.SetInsertPoint(chead);
+    PHINode* kc = b.CreatePHI(b.getInt64Ty(), 2, "kc");
+    kc->addIncoming(i64(0), pre);
+    b.CreateCondBr(b.CreateICmpULT(kc, n), cbody, elseB);
+    b.SetInsertPoint(cbody);
+    Value* end = b.CreateSelect(b.CreateICmpULT(b.CreateSub(n, kc), i64(CH)), n, b.CreateAdd(kc, i64(CH)));
+    emitLoop(kc, end, clatch, false);
+    b.SetInsertPoint(clatch);
+    poll();
+    kc->addIncoming(b.CreateAdd(kc, i64(CH)), b.GetInsertBlock());
+    b.CreateBr(chead);
+  } else {
+    emitLoop(i64(0), n, elseB, true);
+  }
+  b.SetInsertPoint(elseB);
+  block(s.orelse);
+  b.CreateBr(exitB);
+  b.SetInsertPoint(exitB);
+}
+
+void FnLowering::whileLoop(const ir::Stmt& s) {
+  auto* head = newBB("while.head");
+  auto* bodyB = newBB("while.body");
+  auto* elseB = newBB("while.else");
+  auto* exitB = newBB("while.end");
+  b.CreateBr(head);
+  b.SetInsertPoint(head);
+  Value* c = truth(expr(*s.value), s.line);
+  b.CreateCondBr(c, bodyB, elseB);
+  b.SetInsertPoint(bodyB);
+  loops.push_back({exitB, head});
+  block(s.body);
+  loops.pop_back();
+  raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", s.line);
+  b.CreateBr(head);
+  b.SetInsertPoint(elseB);
+  block(s.orelse);
+  b.CreateBr(exitB);
+  b.SetInsertPoint(exitB);
+}
+
+}  // namespace epochpp::codegen

@@ -1,0 +1,142 @@
+// jit/engine/engine.cpp — LLJIT with the host's CPU and features, the new-PM O3 pipeline, and asm dumps.
+#include "jit/engine/engine.h"
+
+#include <llvm/Analysis/TargetTransformInfo.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Module.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/TargetParser/Host.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+
+#include <chrono>
+#include <mutex>
+#include <stdexcept>
+
+namespace epochpp::engine {
+
+using namespace llvm;
+using namespace llvm::orc;
+
+struct Engine::Impl {
+  std::unique_ptr<LLJIT> jit;
+  std::unique_ptr<TargetMachine> tm;
+  std::mutex mu;
+  std::vector<std::pair<std::string, void*>> pending;
+};
+
+static void check(Error e) {
+  if (e) throw std::runtime_error(toString(std::move(e)));
+}
+
+Engine& Engine::instance() {
+  static Engine e;
+  return e;
+}
+
+Engine::Engine() : impl_(new Impl) {
+  InitializeNativeTarget();
+  InitializeNativeTargetAsmPrinter();
+  auto jtmb = JITTargetMachineBuilder::detectHost();
+  if (!jtmb) throw std::runtime_error(toString(jtmb.takeError()));
+  jtmb->setCodeGenOptLevel(CodeGenOptLevel::Aggressive);
+  auto tm = jtmb->createTargetMachine();
+  if (!tm) throw std::runtime_error(toString(tm.takeError()));
+  impl_->tm = std::move(*tm);
+  auto jit = LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
+  if (!jit) throw std::runtime_error(toString(jit.takeError()));
+  impl_->jit = std::move(*jit);
+  // libm and the rest of the process (exp, sin, ...) resolve from the running process.
+  auto gen = DynamicLibrarySearchGenerator::GetForCurrentProcess(impl_->jit->getDataLayout().getGlobalPrefix());
+  if (!gen) throw std::runtime_error(toString(gen.takeError()));
+  impl_->jit->getMainJITDylib().addGenerator(std::move(*gen));
+}
+
+void Engine::defineSymbol(const std::string& name, void* addr) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto& jd = impl_->jit->getMainJITDylib();
+  SymbolMap m;
+  m[impl_->jit->mangleAndIntern(name)] = {ExecutorAddr::fromPtr(addr), JITSymbolFlags::Exported | JITSymbolFlags::Callable};
+  check(jd.define(absoluteSymbols(std::move(m))));
+}
+
+static std::string printModule(Module& m) {
+  std::string s;
+  raw_string_ostream os(s);
+  m.print(os, nullptr);
+  return os.str();
+}
+
+void* Engine::compile(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ctx, const std::string& entry,
+                      bool want_text, StageText* text, Timings* t) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto t0 = std::chrono::steady_clock::now();
+  TargetMachine& tm = *impl_->tm;
+  m->setDataLayout(impl_->jit->getDataLayout());
+  m->setTargetTriple(impl_->jit->getTargetTriple().str());
+  for (auto& f : *m) {
+    if (f.isDeclaration()) continue;
+    f.addFnAttr("target-cpu", tm.getTargetCPU());
+    f.addFnAttr("target-features", tm.getTargetFeatureString());
+  }
+  if (want_text && text) text->llvm_unoptimised = printModule(*m);
+  {
+    LoopAnalysisManager lam;
+    FunctionAnalysisManager fam;
+    CGSCCAnalysisManager cgam;
+    ModuleAnalysisManager mam;
+    PipelineTuningOptions pto;
+    pto.LoopVectorization = true;
+    pto.SLPVectorization = true;
+    PassBuilder pb(&tm, pto);
+    pb.registerModuleAnalyses(mam);
+    pb.registerCGSCCAnalyses(cgam);
+    pb.registerFunctionAnalyses(fam);
+    pb.registerLoopAnalyses(lam);
+    pb.crossRegisterProxies(lam, fam, cgam, mam);
+    ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(OptimizationLevel::O3);
+    mpm.run(*m, mam);
+  }
+  auto t1 = std::chrono::steady_clock::now();
+  if (want_text && text) {
+    text->llvm = printModule(*m);
+    SmallVector<char, 0> buf;
+    raw_svector_ostream os(buf);
+    legacy::PassManager pm;
+    auto clone = CloneModule(*m);  // codegen passes rewrite IR: print asm from a copy
+    if (!tm.addPassesToEmitFile(pm, os, nullptr, CodeGenFileType::AssemblyFile)) {
+      pm.run(*clone);
+      text->asm_ = std::string(buf.begin(), buf.end());
+    }
+  }
+  auto& jd = impl_->jit->getMainJITDylib();
+  check(impl_->jit->addIRModule(jd, ThreadSafeModule(std::move(m), std::move(ctx))));
+  auto sym = impl_->jit->lookup(entry);
+  if (!sym) throw std::runtime_error(toString(sym.takeError()));
+  auto t2 = std::chrono::steady_clock::now();
+  if (t) {
+    t->optimise_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    t->codegen_link_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
+  }
+  return sym->toPtr<void*>();
+}
+
+std::string Engine::hostCPU() const { return sys::getHostCPUName().str(); }
+
+std::vector<std::string> Engine::hostFeatures() const {
+  std::vector<std::string> out;
+  for (auto& f : sys::getHostCPUFeatures())
+    if (f.second) out.push_back(f.first().str());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::string Engine::triple() const { return impl_->jit->getTargetTriple().str(); }
+
+}  // namespace epochpp::engine

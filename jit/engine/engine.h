@@ -1,0 +1,42 @@
+// jit/engine/engine.h — the ORC LLJIT wrapper: optimise a module at O3 for the host CPU, link, look up.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace llvm {
+class Module;
+class LLVMContext;
+}  // namespace llvm
+
+namespace epochpp::engine {
+
+struct StageText {
+  std::string llvm_unoptimised, llvm, asm_;
+};
+
+struct Timings {
+  double optimise_ms = 0, codegen_link_ms = 0;
+};
+
+class Engine {
+ public:
+  static Engine& instance();
+  // Optimises and adds the module; returns the address of `entry`. Fills `text` when asked.
+  void* compile(std::unique_ptr<llvm::Module> m, std::unique_ptr<llvm::LLVMContext> ctx, const std::string& entry,
+                bool want_text, StageText* text, Timings* t);
+  std::string hostCPU() const;
+  std::vector<std::string> hostFeatures() const;
+  std::string triple() const;
+  // Registers a runtime symbol (the C ABI compiled code calls).
+  void defineSymbol(const std::string& name, void* addr);
+
+ private:
+  Engine();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace epochpp::engine

@@ -1,0 +1,167 @@
+// jit/ir/nodes.h — the nodes of the one typed IR: structured statements over pure-ish expressions.
+//
+// The IR stays close to the Python AST (structured loops, no CFG) so that dependence analysis
+// (Level 3) and kernel extraction (Level 4) see loops directly. Types are filled in by the
+// type-inference pass; the frontend leaves them Unknown.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jit/ir/types.h"
+
+namespace epochpp::ir {
+
+enum class ExprKind : uint8_t {
+  Const,      // ival/fval/bval per type; None
+  Var,        // local slot `slot`
+  Unary,      // op: Neg, Pos, Not, Invert
+  Binary,     // op: Add .. RShift
+  Compare,    // op: Lt .. Ne (two operands; chains are desugared)
+  BoolOp,     // op: And, Or (two operands, returns an operand as Python does)
+  IfExp,      // args: cond, then, else
+  Intrinsic,  // name: "math.sqrt", "abs", "np.zeros", "array.sum", ... args
+  CallFunc,   // name: callee's qualified name; callee: index into Module::callees; args
+  Index,      // args[0]: array (or tuple); args[1..]: indices (scalars or Slice)
+  Slice,      // args: start, stop, step (None consts where absent)
+  Attr,       // name: shape | size | ndim | T ; args[0]: array
+  TupleMake,  // args: elements
+  TupleGet,   // args[0]: tuple; ival: constant index
+  NamedExpr,  // slot := args[0]; value is args[0]
+  RangeMake,  // args: start, stop, step (only as the iterable of For)
+};
+
+enum class Op : uint8_t {
+  None,
+  // unary
+  Neg, Pos, Not, Invert,
+  // binary
+  Add, Sub, Mul, Div, FloorDiv, Mod, Pow, BitAnd, BitOr, BitXor, LShift, RShift, MatMul,
+  // compare
+  Lt, Le, Gt, Ge, Eq, Ne,
+  // bool
+  And, Or,
+};
+
+const char* opName(Op op);
+
+struct Expr;
+using ExprPtr = std::shared_ptr<Expr>;
+
+struct Expr {
+  ExprKind kind;
+  Op op = Op::None;
+  Type type;            // filled by type inference
+  int line = 0;
+  int col = 0;
+  int slot = -1;        // Var, NamedExpr
+  int callee = -1;      // CallFunc
+  int64_t ival = 0;     // Const int/bool, TupleGet index
+  double fval = 0.0;    // Const float
+  std::string name;     // Intrinsic / CallFunc / Attr
+  std::vector<ExprPtr> args;
+};
+
+enum class StmtKind : uint8_t {
+  Assign,    // slot = value
+  Store,     // target[indices] = value   (target: args[0], indices args[1..], value: `value`)
+  ExprStmt,  // value
+  If,        // cond: value; body; orelse
+  For,       // slot in range(value=RangeMake); body; orelse
+  While,     // cond: value; body; orelse
+  Break,
+  Continue,
+  Return,    // value (None const for bare return)
+  Pass,
+};
+
+struct Stmt;
+using StmtPtr = std::shared_ptr<Stmt>;
+using Block = std::vector<StmtPtr>;
+
+struct Stmt {
+  StmtKind kind;
+  int line = 0;
+  int slot = -1;               // Assign target, For induction variable
+  ExprPtr value;               // Assign/ExprStmt/Return value; If/While cond; For range
+  std::vector<ExprPtr> args;   // Store: target and indices
+  Block body, orelse;
+  // Facts written by passes.
+  bool parallel = false;       // For: iterations are independent (Level 3)
+};
+
+struct Local {
+  std::string name;
+  Type type;
+  bool is_param = false;
+};
+
+// A user function called from compiled code (resolved from the caller's globals).
+struct CalleeRef {
+  std::string name;        // the global name used at the call site
+  void* pyfunc = nullptr;  // the Python function object (borrowed; guarded by the runtime)
+  int function = -1;       // index into Module::functions once specialised
+};
+
+struct Function {
+  std::string name;
+  std::string file;
+  int first_line = 0;
+  std::vector<Local> locals;   // params first
+  int num_params = 0;
+  Block body;
+  Type return_type;            // join of all returns
+  std::vector<CalleeRef> callees;
+  bool writes_args = false;    // set by the effects pass: stores into memory it did not allocate
+  bool may_deopt = false;      // set by the effects pass: has int64 paths that can overflow
+  int slotOf(const std::string& name) const;
+  int addLocal(const std::string& name, bool is_param = false);
+};
+
+// Node constructors (the builder). Lines are carried so errors can name the user's line.
+ExprPtr mkConstInt(int64_t v, int line = 0);
+ExprPtr mkConstBool(bool v, int line = 0);
+ExprPtr mkConstFloat(double v, int line = 0);
+ExprPtr mkConstNone(int line = 0);
+ExprPtr mkVar(int slot, int line = 0);
+ExprPtr mkUnary(Op op, ExprPtr a, int line = 0);
+ExprPtr mkBinary(Op op, ExprPtr a, ExprPtr b, int line = 0);
+ExprPtr mkCompare(Op op, ExprPtr a, ExprPtr b, int line = 0);
+ExprPtr mkBoolOp(Op op, ExprPtr a, ExprPtr b, int line = 0);
+ExprPtr mkIfExp(ExprPtr c, ExprPtr t, ExprPtr e, int line = 0);
+ExprPtr mkIntrinsic(const std::string& name, std::vector<ExprPtr> args, int line = 0);
+ExprPtr mkCallFunc(int callee, const std::string& name, std::vector<ExprPtr> args, int line = 0);
+ExprPtr mkIndex(ExprPtr base, std::vector<ExprPtr> idx, int line = 0);
+ExprPtr mkSlice(ExprPtr start, ExprPtr stop, ExprPtr step, int line = 0);
+ExprPtr mkAttr(const std::string& name, ExprPtr base, int line = 0);
+ExprPtr mkTuple(std::vector<ExprPtr> elems, int line = 0);
+ExprPtr mkTupleGet(ExprPtr t, int64_t i, int line = 0);
+ExprPtr mkNamed(int slot, ExprPtr v, int line = 0);
+ExprPtr mkRange(ExprPtr start, ExprPtr stop, ExprPtr step, int line = 0);
+
+StmtPtr mkAssign(int slot, ExprPtr v, int line = 0);
+StmtPtr mkStore(ExprPtr target, std::vector<ExprPtr> idx, ExprPtr v, int line = 0);
+StmtPtr mkExprStmt(ExprPtr v, int line = 0);
+StmtPtr mkIf(ExprPtr c, Block body, Block orelse, int line = 0);
+StmtPtr mkFor(int slot, ExprPtr range, Block body, Block orelse, int line = 0);
+StmtPtr mkWhile(ExprPtr c, Block body, Block orelse, int line = 0);
+StmtPtr mkBreak(int line = 0);
+StmtPtr mkContinue(int line = 0);
+StmtPtr mkReturn(ExprPtr v, int line = 0);
+StmtPtr mkPass(int line = 0);
+
+// Printer (golden-text format) and verifier.
+std::string print(const Function& f);
+std::string print(const Expr& e, const Function& f);
+// Returns an empty string when the function is well formed, else what is wrong.
+std::string verify(const Function& f, bool require_types);
+
+// Thrown by any stage when the function cannot be compiled; the runtime turns it into a
+// readable fallback reason naming the user's file and line.
+struct Unsupported {
+  int line;
+  std::string what;
+};
+
+}  // namespace epochpp::ir

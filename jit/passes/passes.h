@@ -1,0 +1,40 @@
+// jit/passes/passes.h — every pass over the IR, declared in one place. Each returns whether it changed anything.
+#pragma once
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "jit/ir/nodes.h"
+
+namespace epochpp::passes {
+
+// Resolves the signature of a callee for given argument types (specialising it if needed)
+// and returns its return type; throws ir::Unsupported if the callee cannot be compiled.
+using CalleeTyper = std::function<ir::Type(int callee, const std::vector<ir::Type>& args, int line)>;
+
+// type_inference.cpp: assigns a type to every local and expression from the parameter types.
+bool inferTypes(ir::Function& f, const std::vector<ir::Type>& params, const CalleeTyper& callees);
+
+// effects.cpp: which functions write memory they did not allocate, and which may deopt.
+bool analyseEffects(ir::Function& f);
+
+// pipeline.cpp: runs the passes in order (verifier after each in debug builds).
+struct PipelineOptions {
+  bool verify = true;
+};
+void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const CalleeTyper& callees,
+                 const PipelineOptions& opts = {});
+
+// promotion.cpp — the arithmetic rules shared by type inference and codegen.
+// Result kind of `a op b` on scalar kinds, or Kind::Unknown if Python/NumPy would raise TypeError.
+// `rhs_nonneg_const` tells `**` that the exponent is a known non-negative int constant.
+ir::Type binaryResult(ir::Op op, ir::Kind a, ir::Kind b, bool rhs_nonneg_const);
+// Kind in which the operation is computed (e.g. int ** int computed in Int; np.int32 + int in NpInt32).
+bool usesNumpyRules(ir::Kind a, ir::Kind b);
+ir::Kind numpyPromote(ir::Kind a, ir::Kind b);          // both NumPy kinds
+ir::Kind numpyWeak(ir::Kind np, ir::Kind py);           // NumPy kind with a Python scalar (NEP 50)
+ir::Kind toNumpyKind(ir::Kind py);                      // Bool->NpBool, Int->NpInt64, Float->NpFloat64
+ir::Kind arrayResultDtype(ir::Op op, ir::Kind a, ir::Kind b);  // dtype of an element-wise op
+ir::Kind unaryFloatFuncKind(ir::Kind k);                // np.sqrt etc.: NpFloat32 stays, else NpFloat64
+
+}  // namespace epochpp::passes

@@ -1,0 +1,19 @@
+// jit/passes/pipeline.cpp — the pass pipeline; reads as the table of contents of the middle end.
+#include "jit/passes/passes.h"
+
+namespace epochpp::passes {
+
+static void check(const ir::Function& f, bool typed, const char* after) {
+  std::string err = ir::verify(f, typed);
+  if (!err.empty()) throw ir::Unsupported{f.first_line, std::string("internal error: IR invalid after ") + after + ":\n" + err};
+}
+
+void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const CalleeTyper& callees,
+                 const PipelineOptions& opts) {
+  if (opts.verify) check(f, false, "frontend");
+  inferTypes(f, params, callees);
+  if (opts.verify) check(f, true, "type inference");
+  analyseEffects(f);
+}
+
+}  // namespace epochpp::passes

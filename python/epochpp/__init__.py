@@ -1,0 +1,59 @@
+"""epochpp: make slow numeric Python fast — profile, JIT (LLVM), parallel (oneTBB), GPU (CUDA).
+
+    import epochpp
+
+    @epochpp.jit
+    def f(a):
+        ...
+
+``epochpp.explain(f)`` says why each signature runs where it runs; ``f.inspect("ir"|"llvm"|"asm")``
+shows each compiler stage.
+"""
+from __future__ import annotations
+
+import functools
+
+__version__ = "0.1.0"
+__all__ = ["jit", "explain", "settings", "__version__"]
+
+
+def _native():
+    from . import _core as core  # loaded on first use: `import epochpp` stays cheap
+
+    return core
+
+
+def jit(fn=None, *, level=None, **options):
+    """Compile ``fn`` to native code on its first call for each argument-type signature.
+
+    Usable as ``@epochpp.jit``, ``@epochpp.jit(...)`` or ``epochpp.jit(fn)``. A function (or a
+    signature) that cannot be compiled runs in the interpreter unchanged; ``epochpp.explain``
+    says why, naming the file and line.
+    """
+    unknown = set(options) - {"deterministic", "cache"}
+    if unknown:
+        raise TypeError(f"epochpp.jit() got unexpected options: {', '.join(sorted(unknown))}")
+
+    def wrap(f):
+        if isinstance(f, _native().Dispatcher):
+            return f
+        d = _native().Dispatcher(f)
+        functools.update_wrapper(d, f)
+        d.__dict__["_epochpp_options"] = dict(options, level=level)
+        return d
+
+    return wrap if fn is None else wrap(fn)
+
+
+def explain(fn) -> str:
+    """Why ``fn`` runs where it runs: per signature, native code or the interpreter and the reason."""
+    core = _native()
+    if isinstance(fn, core.Dispatcher):
+        return fn.explain()
+    name = getattr(fn, "__qualname__", repr(fn))
+    return f"{name}: not an epochpp function; it runs in the interpreter (wrap it with epochpp.jit)\n"
+
+
+def settings():
+    """Every epochpp setting: name, environment variable, default, description, current value."""
+    return _native().settings()

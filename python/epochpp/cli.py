@@ -1,0 +1,147 @@
+"""The `epochpp` command line: one function pair per subcommand, dispatched by argparse.
+
+To add or implement a subcommand: write `_setup_<name>(parser)` (its arguments) and
+`cmd_<name>(args) -> int` (its exit code), and list it in SUBCOMMANDS. Keep imports
+inside the cmd_ functions so `epochpp version` and `epochpp doctor` stay fast and work
+when the native core is not built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable, List, Optional, Sequence, Tuple
+
+EXIT_NOT_IMPLEMENTED = 2
+
+
+def _not_implemented(name: str) -> int:
+    print(f"epochpp {name}: not implemented yet", file=sys.stderr)
+    return EXIT_NOT_IMPLEMENTED
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+def _setup_doctor(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options yet
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from epochpp import doctor
+
+    return doctor.report(sys.stdout)
+
+
+# --------------------------------------------------------------------------- version
+
+
+def _setup_version(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def cmd_version(args: argparse.Namespace) -> int:
+    from epochpp.doctor import epochpp_version
+
+    print(f"epochpp {epochpp_version()}")
+    return 0
+
+
+# --------------------------------------------------------------------------- run (placeholder)
+
+
+def _setup_run(parser: argparse.ArgumentParser) -> None:
+    # Placeholder: accept anything so the message below is what the user sees.
+    parser.set_defaults(accepts_unknown=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _not_implemented("run")
+
+
+# --------------------------------------------------------------------------- profile (placeholder)
+
+
+def _setup_profile(parser: argparse.ArgumentParser) -> None:
+    # Placeholder: accept anything so the message below is what the user sees.
+    parser.set_defaults(accepts_unknown=True)
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    return _not_implemented("profile")
+
+
+# --------------------------------------------------------------------------- bench (placeholder)
+
+
+def _setup_bench(parser: argparse.ArgumentParser) -> None:
+    # Placeholder: accept anything so the message below is what the user sees.
+    parser.set_defaults(accepts_unknown=True)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    return _not_implemented("bench")
+
+
+# --------------------------------------------------------------------------- cache (placeholder)
+
+
+def _setup_cache(parser: argparse.ArgumentParser) -> None:
+    # Placeholder: accept anything so the message below is what the user sees.
+    parser.set_defaults(accepts_unknown=True)
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    return _not_implemented("cache")
+
+
+# --------------------------------------------------------------------------- table and entry point
+
+Setup = Callable[[argparse.ArgumentParser], None]
+Command = Callable[[argparse.Namespace], int]
+
+# (name, one-line help, argument setup, command) in the order `epochpp --help` lists them.
+SUBCOMMANDS: Tuple[Tuple[str, str, Setup, Command], ...] = (
+    ("run", "run a script with epochpp enabled", _setup_run, cmd_run),
+    ("profile", "profile a script and classify its hotspots", _setup_profile, cmd_profile),
+    ("bench", "run the benchmark suite", _setup_bench, cmd_bench),
+    ("cache", "inspect or clear the compiled-code cache", _setup_cache, cmd_cache),
+    ("doctor", "check the installation: versions, CPU, CUDA, settings",
+     _setup_doctor, cmd_doctor),
+    ("version", "print the epochpp version", _setup_version, cmd_version),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="epochpp",
+        description="epochpp: profile Python, then run it faster (JIT, parallel, GPU).")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for name, help_text, setup, command in SUBCOMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        setup(p)
+        p.set_defaults(func=command)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the `epochpp` console script and `python -m epochpp`."""
+    parser = build_parser()
+    args_list: List[str] = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args, unknown = parser.parse_known_args(args_list)
+        if unknown and not getattr(args, "accepts_unknown", False):
+            parser.error("unrecognized arguments: " + " ".join(unknown))
+    except SystemExit as exc:  # --help (0) or a usage error (2): return, do not exit
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 2)
+    args.unknown = unknown
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return 2
+    return int(func(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

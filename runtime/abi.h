@@ -1,0 +1,75 @@
+/* runtime/abi.h — the C ABI between compiled code and the runtime. Plain C, stable layout. */
+#pragma once
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* An array as compiled code sees it: strides are in bytes; owner is the PyObject* whose
+   memory `data` points into (borrowed: kept alive by the caller or by the call's context). */
+typedef struct EpArray {
+  void* data;
+  int64_t shape[3];
+  int64_t strides[3];
+  void* owner;
+} EpArray;
+
+/* Status codes returned by every compiled function. */
+enum { EP_OK = 0, EP_ERROR = 1, EP_DEOPT = 2 };
+
+/* Exception kinds compiled code can raise (mapped to Python exception types by the runtime). */
+enum {
+  EP_EXC_NONE = 0,
+  EP_EXC_ZERO_DIVISION = 1,
+  EP_EXC_INDEX = 2,
+  EP_EXC_VALUE = 3,
+  EP_EXC_OVERFLOW = 4,
+  EP_EXC_UNBOUND_LOCAL = 5,
+  EP_EXC_TYPE = 6,
+  EP_EXC_MEMORY = 7,
+  EP_EXC_KEYBOARD_INTERRUPT = 8,
+  EP_EXC_RECURSION = 9,
+};
+
+/* Per-call context: errors, the arrays this call allocated, recursion depth. */
+typedef struct EpCtx {
+  int32_t exc_kind;
+  int32_t exc_line;
+  char exc_msg[240];
+  void* owned;        /* runtime-private list of PyObject* allocated by this call */
+  int32_t depth;      /* call depth, for RecursionError */
+  int32_t pad;
+} EpCtx;
+
+/* Runtime entry points called by compiled code (resolved by the JIT by name). */
+void ep_rt_raise(EpCtx* ctx, int32_t kind, int32_t line, const char* msg);
+void ep_rt_raise_index(EpCtx* ctx, int32_t line, int64_t index, int32_t axis, int64_t size);
+void ep_rt_raise_int_bounds(EpCtx* ctx, int32_t line, int64_t value, int32_t bits);
+/* order: 0 = C, 1 = F; init: 0 empty, 1 zeros, 2 ones. Returns EP_OK or EP_ERROR. */
+int32_t ep_rt_alloc(EpCtx* ctx, int32_t dtype_kind, int32_t ndim, const int64_t* shape, int32_t order,
+                    int32_t init, EpArray* out);
+/* np.dot of two 1-D float arrays through NumPy itself (bit-for-bit what NumPy's BLAS gives). */
+int32_t ep_rt_numpy_dot(EpCtx* ctx, int32_t dtype_kind, const EpArray* a, const EpArray* b, double* out);
+/* round(x, ndigits) for floats, exactly as CPython (correctly rounded decimal). */
+double ep_rt_round_ndigits(double x, int64_t ndigits);
+/* Polled in long loops: runs pending signal handlers (Ctrl-C); non-zero when one raised. */
+int32_t ep_rt_check_signals(EpCtx* ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* Reductions over a whole array, exactly as NumPy computes them (pairwise float sums in C order,
+   NaN-propagating min/max). `kind` is the ir::Kind of the element type; `out` receives the
+   result in its natural C type (int64 for integer sums). */
+enum { EP_RED_SUM = 0, EP_RED_MIN = 1, EP_RED_MAX = 2, EP_RED_MEAN = 3, EP_RED_ARGMIN = 4, EP_RED_ARGMAX = 5,
+       EP_RED_DOT = 6 };
+int32_t ep_rt_reduce(EpCtx* ctx, int32_t op, int32_t kind, int32_t ndim, const EpArray* a, const EpArray* b,
+                     int32_t line, void* out);
+#ifdef __cplusplus
+}
+#endif

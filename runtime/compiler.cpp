@@ -1,0 +1,153 @@
+// runtime/compiler.cpp — specialisation driver: resolves callees, runs the pipeline, lowers, links, dumps.
+#include "runtime/compiler.h"
+
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sys/stat.h>
+
+#include "jit/codegen/codegen.h"
+#include "jit/engine/engine.h"
+#include "jit/frontend/frontend.h"
+#include "jit/passes/passes.h"
+#include "runtime/settings.h"
+
+namespace epochpp::runtime {
+
+using Clock = std::chrono::steady_clock;
+static double ms(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double, std::milli>(b - a).count(); }
+
+std::string signatureText(const std::vector<ir::Type>& params) {
+  std::string s = "(";
+  for (size_t i = 0; i < params.size(); ++i) s += (i ? ", " : "") + params[i].str();
+  return s + ")";
+}
+
+namespace {
+
+struct Unit {
+  py::object pyfunc;
+  frontend::FrontendResult fr;
+  std::vector<int> callee_map;
+  bool done = false;
+};
+
+struct Driver {
+  std::vector<std::unique_ptr<Unit>> units;
+  std::map<std::pair<PyObject*, std::string>, int> memo;
+  double ms_frontend = 0, ms_passes = 0;
+
+  int specialise(py::handle pyfunc, const std::vector<ir::Type>& params) {
+    std::string key = signatureText(params);
+    auto mk = std::make_pair(pyfunc.ptr(), key);
+    auto it = memo.find(mk);
+    if (it != memo.end()) return it->second;
+    auto t0 = Clock::now();
+    py::object src = py::module_::import("epochpp._source").attr("funcdef")(pyfunc);
+    py::tuple st = src.cast<py::tuple>();
+    auto unit = std::make_unique<Unit>();
+    unit->pyfunc = py::reinterpret_borrow<py::object>(pyfunc);
+    unit->fr = frontend::lower(st[0], pyfunc.attr("__globals__"), st[1].cast<std::string>());
+    unit->callee_map.assign(unit->fr.fn.callees.size(), -1);
+    int idx = (int)units.size();
+    units.push_back(std::move(unit));
+    memo[mk] = idx;
+    auto t1 = Clock::now();
+    ms_frontend += ms(t0, t1);
+    Unit* u = units[idx].get();
+    passes::CalleeTyper typer = [this, idx](int c, const std::vector<ir::Type>& args, int line) -> ir::Type {
+      (void)line;
+      Unit* self = units[idx].get();
+      int j = specialise(self->fr.callees[c], args);
+      units[idx]->callee_map[c] = j;
+      return units[j]->fr.fn.return_type;
+    };
+    passes::runPipeline(u->fr.fn, params, typer);
+    u = units[idx].get();
+    if (!u->fr.fn.return_type.known())
+      throw ir::Unsupported{u->fr.fn.first_line, "a return type that cannot be inferred (recursion without a base case?)"};
+    u->done = true;
+    ms_passes += ms(t1, Clock::now());
+    return idx;
+  }
+};
+
+void dumpStage(const std::string& name, const std::string& stage, const std::string& text) {
+  std::string dir = settings::get("dump_dir");
+  ::mkdir(dir.c_str(), 0755);
+  std::ofstream(dir + "/" + name + "." + stage) << text;
+}
+
+std::atomic<int> g_counter{0};
+
+}  // namespace
+
+std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const std::vector<ir::Type>& params,
+                                                      bool want_text) {
+  auto sp = std::make_unique<Specialisation>();
+  sp->params = params;
+  std::string fname = py::str(pyfunc.attr("__name__"));
+  std::string file = "<unknown>";
+  try {
+    file = py::str(pyfunc.attr("__code__").attr("co_filename"));
+  } catch (...) {
+  }
+  Driver d;
+  try {
+    d.specialise(pyfunc, params);
+    sp->ms_frontend = d.ms_frontend;
+    sp->ms_passes = d.ms_passes;
+    codegen::LoweringInput in;
+    std::string text_ir;
+    for (auto& u : d.units) {
+      in.functions.push_back(&u->fr.fn);
+      in.callee_map.push_back(u->callee_map);
+      text_ir += ir::print(u->fr.fn) + "\n";
+      for (auto& g : u->fr.guards)
+        sp->guards.push_back({u->pyfunc.attr("__globals__"), py::str(g.name), g.expected});
+    }
+    sp->text_ir = text_ir;
+    sp->ret = d.units[0]->fr.fn.return_type;
+    bool writes = false, deopt = false;
+    for (auto& u : d.units) {
+      writes |= u->fr.fn.writes_args;
+      deopt |= u->fr.fn.may_deopt;
+    }
+    sp->snapshot = writes && deopt;
+    in.entry_name = "ep_entry_" + std::to_string(g_counter++);
+    auto t0 = Clock::now();
+    auto ctx = std::make_unique<llvm::LLVMContext>();
+    auto mod = codegen::lowerToLLVM(*ctx, in);
+    sp->ms_codegen = ms(t0, Clock::now());
+    bool dump_any = settings::dumpWants("ir") || settings::dumpWants("llvm") || settings::dumpWants("asm");
+    engine::StageText text;
+    engine::Timings tm;
+    {
+      py::gil_scoped_release nogil;
+      sp->fn = engine::Engine::instance().compile(std::move(mod), std::move(ctx), in.entry_name,
+                                                  want_text || dump_any, &text, &tm);
+    }
+    sp->ms_optimise = tm.optimise_ms;
+    sp->ms_link = tm.codegen_link_ms;
+    sp->text_llvm = text.llvm;
+    sp->text_asm = text.asm_;
+    if (dump_any) {
+      std::string base = fname + "." + std::to_string(g_counter.load());
+      if (settings::dumpWants("ir")) dumpStage(base, "ir", sp->text_ir);
+      if (settings::dumpWants("llvm")) dumpStage(base, "ll", sp->text_llvm);
+      if (settings::dumpWants("asm")) dumpStage(base, "s", sp->text_asm);
+    }
+  } catch (ir::Unsupported& u) {
+    sp->fallback = file + ":" + std::to_string(u.line) + ": " + (u.what.rfind("internal error", 0) == 0 ? "" : "unsupported: ") + u.what;
+  } catch (py::error_already_set& e) {
+    sp->fallback = file + ": cannot read the function's source (" + std::string(e.what()) + ")";
+  } catch (std::exception& e) {
+    sp->fallback = file + ": internal error: " + e.what();
+  }
+  return sp;
+}
+
+}  // namespace epochpp::runtime

@@ -1,0 +1,40 @@
+// runtime/compiler.h — drives one specialisation: frontend -> passes -> codegen -> engine, for a function and its callees.
+#pragma once
+#include <pybind11/pybind11.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "jit/ir/types.h"
+
+namespace epochpp::runtime {
+
+namespace py = pybind11;
+
+struct GuardRef {
+  py::object globals;   // the dict the name lives in
+  py::object name;      // str
+  py::object expected;  // None-object (null handle) when the name must stay absent
+};
+
+struct Specialisation {
+  std::string key;
+  std::vector<ir::Type> params;
+  ir::Type ret;
+  void* fn = nullptr;            // int32 (EpCtx*, uint64_t* ret, const uint64_t* args)
+  bool snapshot = false;         // copy written array arguments before the call (exact deopt)
+  std::string fallback;          // non-empty: why this signature runs in the interpreter
+  std::vector<GuardRef> guards;
+  std::string text_ir, text_llvm, text_asm;
+  double ms_frontend = 0, ms_passes = 0, ms_codegen = 0, ms_optimise = 0, ms_link = 0;
+};
+
+// Compiles `pyfunc` for the argument types. Never throws for unsupported code: the result's
+// `fallback` says why instead. `want_text` keeps the LLVM and assembly text.
+std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const std::vector<ir::Type>& params,
+                                                      bool want_text);
+
+std::string signatureText(const std::vector<ir::Type>& params);
+
+}  // namespace epochpp::runtime

@@ -1,0 +1,323 @@
+// runtime/dispatcher.cpp — the Dispatcher type: type-keyed specialisation cache and the vectorcall fast path.
+//
+// Per call: build a short key from the arguments' types, find the specialisation, check the
+// globals it relied on, unbox into 8-byte slots, release the GIL, run native code, box the result.
+// Unsupported signatures, deopts and keyword calls run the original function unchanged.
+#include <chrono>
+#include <cstring>
+#include <memory>
+
+#include "runtime/compiler.h"
+#include "runtime/runtime.h"
+#include "runtime/settings.h"
+
+namespace epochpp::runtime {
+
+struct DispatcherState {
+  py::object py_func;
+  std::vector<std::unique_ptr<Specialisation>> specs;
+  Specialisation* last = nullptr;
+  long native_calls = 0, interpreted_calls = 0, deopts = 0, compiles = 0;
+  int num_params = -1;
+  bool disabled = false;
+};
+
+struct DispatcherObject {
+  PyObject_HEAD
+  vectorcallfunc vectorcall;
+  DispatcherState* st;
+  PyObject* dict;
+  PyObject* weakrefs;
+};
+
+// A short key from argument types; false when some argument cannot be compiled.
+static bool appendKey(PyObject* o, std::string& k) {
+  PyTypeObject* t = Py_TYPE(o);
+  if (t == &PyFloat_Type) { k += 'f'; return true; }
+  if (t == &PyLong_Type) {
+    int overflow = 0;
+    PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow) return false;
+    k += 'i';
+    return true;
+  }
+  if (t == &PyBool_Type) { k += 'b'; return true; }
+  if (t == &PyArray_Type) {
+    PyArrayObject* a = reinterpret_cast<PyArrayObject*>(o);
+    int flags = PyArray_FLAGS(a);
+    if (!(flags & NPY_ARRAY_ALIGNED) || !PyArray_ISNBO(PyArray_DESCR(a)->byteorder)) return false;
+    ir::Kind kd = kindOfTypeNum(PyArray_DESCR(a)->type_num);
+    int nd = PyArray_NDIM(a);
+    if (kd == ir::Kind::Unknown || nd < 1 || nd > 3) return false;
+    char lay = (flags & NPY_ARRAY_C_CONTIGUOUS) ? 'C' : (flags & NPY_ARRAY_F_CONTIGUOUS) ? 'F' : 'A';
+    k += 'A';
+    k += (char)('a' + (int)kd);
+    k += (char)('0' + nd);
+    k += lay;
+    k += (flags & NPY_ARRAY_WRITEABLE) ? 'w' : 'r';
+    return true;
+  }
+  if (t == &PyTuple_Type) {
+    k += '(';
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i)
+      if (!appendKey(PyTuple_GET_ITEM(o, i), k)) return false;
+    k += ')';
+    return true;
+  }
+  if (o == Py_None) { k += 'n'; return true; }
+  ir::Type ty = typeOf(o);
+  if (!ty.known() || !ty.isScalar()) return false;
+  k += 'S';
+  k += (char)('a' + (int)ty.kind);
+  return true;
+}
+
+static bool guardsHold(const Specialisation& sp) {
+  for (auto& g : sp.guards) {
+    PyObject* cur = PyDict_GetItemWithError(g.globals.ptr(), g.name.ptr());
+    if (cur != g.expected.ptr()) return false;
+  }
+  return true;
+}
+
+static PyObject* callInterpreted(DispatcherState* st, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+  st->interpreted_calls++;
+  return PyObject_Vectorcall(st->py_func.ptr(), args, nargsf, kwnames);
+}
+
+static Specialisation* findOrCompile(DispatcherState* st, const std::string& key, PyObject* const* args, Py_ssize_t n) {
+  for (auto it = st->specs.begin(); it != st->specs.end(); ++it) {
+    if ((*it)->key != key) continue;
+    if (guardsHold(**it)) return it->get();
+    st->specs.erase(it);  // a global it relied on was rebound: compile again
+    break;
+  }
+  if ((long)st->specs.size() >= settings::getInt("max_signatures")) return nullptr;
+  std::vector<ir::Type> params;
+  for (Py_ssize_t i = 0; i < n; ++i) params.push_back(typeOf(args[i]));
+  std::unique_ptr<Specialisation> sp = compileSpecialisation(st->py_func, params, false);
+  if (PyErr_Occurred()) PyErr_Clear();
+  sp->key = key;
+  st->compiles++;
+  st->specs.push_back(std::move(sp));
+  return st->specs.back().get();
+}
+
+static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
+  auto* d = reinterpret_cast<DispatcherObject*>(self);
+  DispatcherState* st = d->st;
+  Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+  if (st->disabled || kwnames || n != st->num_params) return callInterpreted(st, args, nargsf, kwnames);
+  std::string key;
+  for (Py_ssize_t i = 0; i < n; ++i)
+    if (!appendKey(args[i], key)) return callInterpreted(st, args, nargsf, kwnames);
+  Specialisation* sp = findOrCompile(st, key, args, n);
+  if (!sp || !sp->fallback.empty() || !sp->fn) {
+    if (sp) st->last = sp;
+    return callInterpreted(st, args, nargsf, kwnames);
+  }
+  st->last = sp;
+  std::vector<uint64_t> slots;
+  slots.reserve(16);
+  for (Py_ssize_t i = 0; i < n; ++i)
+    if (!unbox(args[i], sp->params[i], slots)) return callInterpreted(st, args, nargsf, kwnames);
+  // Exact deopt for functions that write their array arguments: keep copies to restore.
+  std::vector<std::pair<PyObject*, PyObject*>> saved;
+  if (sp->snapshot) {
+    for (Py_ssize_t i = 0; i < n; ++i)
+      if (PyArray_Check(args[i])) {
+        PyObject* c = PyArray_NewCopy(reinterpret_cast<PyArrayObject*>(args[i]), NPY_KEEPORDER);
+        if (!c) return nullptr;
+        saved.push_back({args[i], c});
+      }
+  }
+  uint64_t ret[64];
+  EpCtx ctx;
+  std::memset(&ctx, 0, sizeof ctx);
+  CallState cs;
+  ctx.owned = &cs;
+  using Fn = int32_t (*)(EpCtx*, uint64_t*, const uint64_t*);
+  int32_t status;
+  Py_BEGIN_ALLOW_THREADS
+  status = reinterpret_cast<Fn>(sp->fn)(&ctx, ret, slots.data());
+  Py_END_ALLOW_THREADS
+  PyObject* result = nullptr;
+  if (status == EP_OK) {
+    st->native_calls++;
+    size_t pos = 0;
+    result = box(sp->ret, ret, &pos);
+  } else if (status == EP_ERROR) {
+    st->native_calls++;
+    raiseFromCtx(&ctx, &cs);
+  } else {
+    // Deopt: undo any writes, then let the interpreter compute CPython's exact answer.
+    for (auto& [arr, copy] : saved)
+      PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(arr), reinterpret_cast<PyArrayObject*>(copy));
+    st->deopts++;
+    result = PyObject_Vectorcall(st->py_func.ptr(), args, nargsf, kwnames);
+  }
+  for (auto& [arr, copy] : saved) Py_DECREF(copy);
+  return result;
+}
+
+// ---- Python-visible type ---------------------------------------------------------------------
+static PyObject* dispatcherNew(PyTypeObject* type, PyObject* args, PyObject* kwds) {
+  PyObject* fn = nullptr;
+  static const char* kw[] = {"py_func", nullptr};
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O", const_cast<char**>(kw), &fn)) return nullptr;
+  if (!PyFunction_Check(fn)) {
+    PyErr_SetString(PyExc_TypeError, "epochpp.jit expects a Python function");
+    return nullptr;
+  }
+  auto* self = reinterpret_cast<DispatcherObject*>(type->tp_alloc(type, 0));
+  if (!self) return nullptr;
+  self->vectorcall = dispatcherCall;
+  self->st = new DispatcherState();
+  self->st->py_func = py::reinterpret_borrow<py::object>(fn);
+  PyCodeObject* code = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(fn));
+  bool simple = !(code->co_flags & (CO_VARARGS | CO_VARKEYWORDS)) && code->co_kwonlyargcount == 0 &&
+                PyFunction_GET_DEFAULTS(fn) == nullptr;
+  self->st->num_params = simple ? code->co_argcount : -1;
+  self->st->disabled = settings::get("disable") == "1";
+  self->dict = PyDict_New();
+  return reinterpret_cast<PyObject*>(self);
+}
+
+static void dispatcherDealloc(PyObject* o) {
+  auto* self = reinterpret_cast<DispatcherObject*>(o);
+  PyObject_GC_UnTrack(o);
+  if (self->weakrefs) PyObject_ClearWeakRefs(o);
+  delete self->st;
+  Py_CLEAR(self->dict);
+  Py_TYPE(o)->tp_free(o);
+}
+
+static int dispatcherTraverse(PyObject* o, visitproc visit, void* arg) {
+  auto* self = reinterpret_cast<DispatcherObject*>(o);
+  Py_VISIT(self->dict);
+  if (self->st) Py_VISIT(self->st->py_func.ptr());
+  return 0;
+}
+
+static PyObject* getPyFunc(PyObject* o, void*) {
+  auto* self = reinterpret_cast<DispatcherObject*>(o);
+  return self->st->py_func.inc_ref().ptr();
+}
+
+static PyObject* getStats(PyObject* o, void*) {
+  DispatcherState* st = reinterpret_cast<DispatcherObject*>(o)->st;
+  return Py_BuildValue("{s:l,s:l,s:l,s:l}", "native_calls", st->native_calls, "interpreted_calls",
+                       st->interpreted_calls, "deopts", st->deopts, "compiles", st->compiles);
+}
+
+static PyObject* getSignatures(PyObject* o, void*) {
+  DispatcherState* st = reinterpret_cast<DispatcherObject*>(o)->st;
+  PyObject* l = PyList_New(0);
+  for (auto& s : st->specs) {
+    PyObject* t = PyUnicode_FromString(signatureText(s->params).c_str());
+    PyList_Append(l, t);
+    Py_DECREF(t);
+  }
+  return l;
+}
+
+static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
+  DispatcherState* st = reinterpret_cast<DispatcherObject*>(o)->st;
+  std::string name = py::str(st->py_func.attr("__qualname__"));
+  std::string s;
+  if (st->disabled) s += name + ": EPOCHPP_DISABLE=1, every call runs in the interpreter\n";
+  if (st->num_params < 0)
+    s += name + ": runs in the interpreter: *args, **kwargs, keyword-only or default arguments are not compiled\n";
+  if (st->specs.empty() && st->num_params >= 0) s += name + ": not compiled yet; it compiles on its first call\n";
+  for (auto& sp : st->specs) {
+    s += name + signatureText(sp->params) + ": ";
+    if (sp->fallback.empty()) {
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "native code (Level 2) -> %s; compiled in %.1f ms (frontend %.1f, passes %.1f, codegen %.1f, LLVM %.1f, link %.1f)",
+                    sp->ret.str().c_str(), sp->ms_frontend + sp->ms_passes + sp->ms_codegen + sp->ms_optimise + sp->ms_link,
+                    sp->ms_frontend, sp->ms_passes, sp->ms_codegen, sp->ms_optimise, sp->ms_link);
+      s += buf;
+      if (sp->snapshot) s += "; writes its array arguments and may deopt, so they are copied before each call";
+    } else {
+      s += "runs in the interpreter: " + sp->fallback;
+    }
+    s += "\n";
+  }
+  if (st->interpreted_calls && st->num_params >= 0 && !st->specs.empty())
+    s += "(" + std::to_string(st->interpreted_calls) + " calls ran in the interpreter: keyword arguments, unsupported argument types or fallbacks)\n";
+  return PyUnicode_FromString(s.c_str());
+}
+
+static PyObject* dispatcherInspect(PyObject* o, PyObject* args) {
+  DispatcherState* st = reinterpret_cast<DispatcherObject*>(o)->st;
+  const char* stage = "ir";
+  if (!PyArg_ParseTuple(args, "|s", &stage)) return nullptr;
+  Specialisation* sp = st->last;
+  if (!sp) {
+    PyErr_SetString(PyExc_RuntimeError, "nothing compiled yet: call the function once first");
+    return nullptr;
+  }
+  if (!sp->fallback.empty()) {
+    PyErr_SetString(PyExc_RuntimeError, ("this signature runs in the interpreter: " + sp->fallback).c_str());
+    return nullptr;
+  }
+  std::string s(stage);
+  if (s == "ir") return PyUnicode_FromString(sp->text_ir.c_str());
+  if (s != "llvm" && s != "asm") {
+    PyErr_SetString(PyExc_ValueError, "stage must be one of 'ir', 'llvm', 'asm' ('ptx' needs Level 4)");
+    return nullptr;
+  }
+  if (sp->text_llvm.empty()) {
+    auto again = compileSpecialisation(st->py_func, sp->params, true);
+    sp->text_llvm = again->text_llvm;
+    sp->text_asm = again->text_asm;
+  }
+  return PyUnicode_FromString((s == "llvm" ? sp->text_llvm : sp->text_asm).c_str());
+}
+
+static PyObject* dispatcherGet(PyObject* self, PyObject* obj, PyObject*) {
+  if (!obj || obj == Py_None) {
+    Py_INCREF(self);
+    return self;
+  }
+  return PyMethod_New(self, obj);
+}
+
+static PyGetSetDef dispatcherGetset[] = {
+    {"py_func", getPyFunc, nullptr, "the original Python function", nullptr},
+    {"stats", getStats, nullptr, "call counters: native_calls, interpreted_calls, deopts, compiles", nullptr},
+    {"signatures", getSignatures, nullptr, "the argument-type signatures seen so far", nullptr},
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict, nullptr, nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+static PyMethodDef dispatcherMethods[] = {
+    {"explain", dispatcherExplain, METH_NOARGS, "why each signature runs where it runs"},
+    {"inspect", dispatcherInspect, METH_VARARGS, "inspect(stage='ir'|'llvm'|'asm') -> text of the last signature"},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyTypeObject DispatcherType = {PyVarObject_HEAD_INIT(nullptr, 0)};
+
+PyObject* dispatcherType() {
+  static bool ready = false;
+  if (!ready) {
+    DispatcherType.tp_name = "epochpp._core.Dispatcher";
+    DispatcherType.tp_basicsize = sizeof(DispatcherObject);
+    DispatcherType.tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_METHOD_DESCRIPTOR;
+    DispatcherType.tp_new = dispatcherNew;
+    DispatcherType.tp_dealloc = dispatcherDealloc;
+    DispatcherType.tp_traverse = dispatcherTraverse;
+    DispatcherType.tp_call = PyVectorcall_Call;
+    DispatcherType.tp_vectorcall_offset = offsetof(DispatcherObject, vectorcall);
+    DispatcherType.tp_dictoffset = offsetof(DispatcherObject, dict);
+    DispatcherType.tp_weaklistoffset = offsetof(DispatcherObject, weakrefs);
+    DispatcherType.tp_getset = dispatcherGetset;
+    DispatcherType.tp_methods = dispatcherMethods;
+    DispatcherType.tp_descr_get = dispatcherGet;
+    DispatcherType.tp_doc = "A compiled function: specialises on argument types, runs native code, falls back exactly.";
+    if (PyType_Ready(&DispatcherType) < 0) return nullptr;
+    ready = true;
+  }
+  return reinterpret_cast<PyObject*>(&DispatcherType);
+}
+
+}  // namespace epochpp::runtime

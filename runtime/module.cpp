@@ -1,0 +1,37 @@
+// runtime/module.cpp — the epochpp._core extension module: Dispatcher, settings, build info.
+#define EPOCHPP_IMPORT_ARRAY
+#include "runtime/runtime.h"
+
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "jit/engine/engine.h"
+#include "runtime/settings.h"
+
+namespace py = pybind11;
+
+namespace epochpp::runtime {
+PyObject* dispatcherType();
+py::dict buildInfo();
+}  // namespace epochpp::runtime
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "epochpp native core: the JIT (LLVM ORC), the dispatcher and the runtime";
+  if (_import_array() < 0) throw py::error_already_set();
+  epochpp::runtime::registerRuntimeSymbols();
+  epochpp::runtime::installSignalHandler();
+  PyObject* t = epochpp::runtime::dispatcherType();
+  if (!t) throw py::error_already_set();
+  Py_INCREF(t);
+  PyModule_AddObject(m.ptr(), "Dispatcher", t);
+  m.def("build_info", &epochpp::runtime::buildInfo, "versions of LLVM and oneTBB, the host CPU and its features");
+  m.def("settings", []() {
+    py::list out;
+    for (auto& s : epochpp::settings::all())
+      out.append(py::dict(py::arg("name") = s.name, py::arg("env") = s.env, py::arg("default") = s.dflt,
+                          py::arg("doc") = s.doc, py::arg("value") = epochpp::settings::get(s.name)));
+    return out;
+  }, "every setting with its environment variable, default, description and current value");
+  m.def("get_setting", [](const std::string& n) { return epochpp::settings::get(n); });
+  m.def("set_setting", [](const std::string& n, const std::string& v) { epochpp::settings::set(n, v); });
+}

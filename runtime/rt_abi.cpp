@@ -1,0 +1,164 @@
+// runtime/rt_abi.cpp — the C functions compiled code calls: raising, allocation, NumPy callbacks, signals.
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <cmath>
+
+#include "jit/engine/engine.h"
+#include "runtime/runtime.h"
+
+using namespace epochpp;
+using namespace epochpp::runtime;
+
+extern "C" void ep_rt_raise(EpCtx* ctx, int32_t kind, int32_t line, const char* msg) {
+  if (ctx->exc_kind != EP_EXC_NONE) return;  // keep the first error
+  ctx->exc_kind = kind;
+  ctx->exc_line = line;
+  std::snprintf(ctx->exc_msg, sizeof ctx->exc_msg, "%s", msg ? msg : "");
+}
+
+extern "C" void ep_rt_raise_index(EpCtx* ctx, int32_t line, int64_t index, int32_t axis, int64_t size) {
+  char msg[200];
+  std::snprintf(msg, sizeof msg, "index %lld is out of bounds for axis %d with size %lld", (long long)index, axis,
+                (long long)size);
+  ep_rt_raise(ctx, EP_EXC_INDEX, line, msg);
+}
+
+extern "C" void ep_rt_raise_int_bounds(EpCtx* ctx, int32_t line, int64_t value, int32_t bits) {
+  char msg[200];
+  std::snprintf(msg, sizeof msg, "Python integer %lld out of bounds for int%d", (long long)value, bits);
+  ep_rt_raise(ctx, EP_EXC_OVERFLOW, line, msg);
+}
+
+extern "C" int32_t ep_rt_alloc(EpCtx* ctx, int32_t dtype_kind, int32_t ndim, const int64_t* shape, int32_t order,
+                               int32_t init, EpArray* out) {
+  PyGILState_STATE g = PyGILState_Ensure();
+  npy_intp dims[3];
+  for (int d = 0; d < ndim; ++d) dims[d] = shape[d];
+  int tn = numpyTypeNum(static_cast<ir::Kind>(dtype_kind));
+  PyObject* arr = init == 1 ? PyArray_ZEROS(ndim, dims, tn, order) : PyArray_EMPTY(ndim, dims, tn, order);
+  if (!arr) {
+    PyErr_Clear();
+    PyGILState_Release(g);
+    ep_rt_raise(ctx, EP_EXC_MEMORY, 0, "cannot allocate array");
+    return EP_ERROR;
+  }
+  if (init == 2) {
+    PyObject* one = PyLong_FromLong(1);
+    PyArray_FillWithScalar(reinterpret_cast<PyArrayObject*>(arr), one);
+    Py_DECREF(one);
+  }
+  static_cast<CallState*>(ctx->owned)->owned.push_back(arr);
+  PyArrayObject* a = reinterpret_cast<PyArrayObject*>(arr);
+  out->data = PyArray_DATA(a);
+  for (int d = 0; d < 3; ++d) {
+    out->shape[d] = d < ndim ? PyArray_DIM(a, d) : 1;
+    out->strides[d] = d < ndim ? PyArray_STRIDE(a, d) : 0;
+  }
+  out->owner = arr;
+  PyGILState_Release(g);
+  return EP_OK;
+}
+
+// A NumPy view object over an EpArray (for calling back into NumPy).
+static PyObject* viewOf(const EpArray* a, int ndim, int type_num) {
+  npy_intp dims[3], strides[3];
+  for (int d = 0; d < ndim; ++d) {
+    dims[d] = a->shape[d];
+    strides[d] = a->strides[d];
+  }
+  PyObject* v = PyArray_New(&PyArray_Type, ndim, dims, type_num, strides, a->data, 0, 0, nullptr);
+  return v;
+}
+
+extern "C" int32_t ep_rt_numpy_dot(EpCtx* ctx, int32_t dtype_kind, const EpArray* a, const EpArray* b, double* out) {
+  PyGILState_STATE g = PyGILState_Ensure();
+  int tn = numpyTypeNum(static_cast<ir::Kind>(dtype_kind));
+  PyObject* va = viewOf(a, 1, tn);
+  PyObject* vb = viewOf(b, 1, tn);
+  PyObject* r = (va && vb) ? PyArray_InnerProduct(va, vb) : nullptr;
+  Py_XDECREF(va);
+  Py_XDECREF(vb);
+  int32_t status = EP_OK;
+  if (!r) {
+    PyErr_Clear();
+    ep_rt_raise(ctx, EP_EXC_VALUE, 0, "np.dot failed");
+    status = EP_ERROR;
+  } else {
+    *out = PyFloat_AsDouble(r);
+    Py_DECREF(r);
+  }
+  PyGILState_Release(g);
+  return status;
+}
+
+// CPython's float.__round__(ndigits): correctly rounded through the shortest-repr machinery.
+extern "C" double ep_rt_round_ndigits(double x, int64_t ndigits) {
+  if (!std::isfinite(x) || x == 0.0) return x;
+  if (ndigits > 323) return x;
+  if (ndigits < -308) return 0.0 * x;
+  PyGILState_STATE g = PyGILState_Ensure();
+  PyObject* f = PyFloat_FromDouble(x);
+  PyObject* r = PyObject_CallMethod(f, "__round__", "L", (long long)ndigits);
+  double out = r ? PyFloat_AsDouble(r) : x;
+  if (!r) PyErr_Clear();
+  Py_XDECREF(r);
+  Py_DECREF(f);
+  PyGILState_Release(g);
+  return out;
+}
+
+// ---- Ctrl-C --------------------------------------------------------------------------------
+static std::atomic<int> g_sigint{0};
+static struct sigaction g_prev;
+
+static void onSigint(int sig, siginfo_t* info, void* uctx) {
+  g_sigint.store(1, std::memory_order_relaxed);
+  if (g_prev.sa_flags & SA_SIGINFO) {
+    if (g_prev.sa_sigaction) g_prev.sa_sigaction(sig, info, uctx);
+  } else if (g_prev.sa_handler != SIG_IGN && g_prev.sa_handler != SIG_DFL && g_prev.sa_handler) {
+    g_prev.sa_handler(sig);
+  }
+}
+
+void epochpp::runtime::installSignalHandler() {
+  struct sigaction cur;
+  if (sigaction(SIGINT, nullptr, &cur) != 0) return;
+  if ((cur.sa_flags & SA_SIGINFO) && cur.sa_sigaction == onSigint) return;
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = onSigint;
+  sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+  sigemptyset(&sa.sa_mask);
+  g_prev = cur;
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+extern "C" int32_t ep_rt_check_signals(EpCtx* ctx) {
+  if (!g_sigint.load(std::memory_order_relaxed)) return 0;
+  PyGILState_STATE g = PyGILState_Ensure();
+  g_sigint.store(0);
+  int r = PyErr_CheckSignals();
+  int32_t out = 0;
+  if (r < 0) {
+    auto* st = static_cast<CallState*>(ctx->owned);
+    PyErr_Fetch(&st->exc_type, &st->exc_value, &st->exc_tb);
+    out = 1;
+  }
+  PyGILState_Release(g);
+  return out;
+}
+
+void epochpp::runtime::registerRuntimeSymbols() {
+  auto& e = engine::Engine::instance();
+  e.defineSymbol("ep_rt_raise", reinterpret_cast<void*>(&ep_rt_raise));
+  e.defineSymbol("ep_rt_raise_index", reinterpret_cast<void*>(&ep_rt_raise_index));
+  e.defineSymbol("ep_rt_raise_int_bounds", reinterpret_cast<void*>(&ep_rt_raise_int_bounds));
+  e.defineSymbol("ep_rt_alloc", reinterpret_cast<void*>(&ep_rt_alloc));
+  e.defineSymbol("ep_rt_numpy_dot", reinterpret_cast<void*>(&ep_rt_numpy_dot));
+  e.defineSymbol("ep_rt_round_ndigits", reinterpret_cast<void*>(&ep_rt_round_ndigits));
+  e.defineSymbol("ep_rt_check_signals", reinterpret_cast<void*>(&ep_rt_check_signals));
+  e.defineSymbol("ep_rt_reduce", reinterpret_cast<void*>(&ep_rt_reduce));
+}

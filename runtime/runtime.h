@@ -1,0 +1,49 @@
+// runtime/runtime.h — runtime internals shared by the dispatcher, boxing and the C ABI (Python + NumPy side).
+#pragma once
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define PY_ARRAY_UNIQUE_SYMBOL epochpp_ARRAY_API
+#ifndef EPOCHPP_IMPORT_ARRAY
+#define NO_IMPORT_ARRAY
+#endif
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include <string>
+#include <vector>
+
+#include "jit/ir/types.h"
+#include "runtime/abi.h"
+
+namespace epochpp::runtime {
+
+// What one native call owns besides its arguments: arrays it allocated, a pending exception.
+struct CallState {
+  std::vector<PyObject*> owned;
+  PyObject* exc_type = nullptr;
+  PyObject* exc_value = nullptr;
+  PyObject* exc_tb = nullptr;
+  ~CallState() {
+    for (PyObject* o : owned) Py_DECREF(o);
+    Py_XDECREF(exc_type);
+    Py_XDECREF(exc_value);
+    Py_XDECREF(exc_tb);
+  }
+};
+
+int numpyTypeNum(ir::Kind k);          // NPY_FLOAT64 ...
+ir::Kind kindOfTypeNum(int type_num);  // Unknown if unsupported
+
+// Type of a Python argument for dispatch; Unknown when it cannot be passed to compiled code.
+ir::Type typeOf(PyObject* obj);
+// Appends the flattened 8-byte slots of `obj` (already known to have type t). False: cannot.
+bool unbox(PyObject* obj, const ir::Type& t, std::vector<uint64_t>& slots);
+// Builds the Python object for flattened slots starting at *pos; advances *pos.
+PyObject* box(const ir::Type& t, const uint64_t* slots, size_t* pos);
+// Turns a failed call's context into a Python exception.
+void raiseFromCtx(EpCtx* ctx, CallState* st);
+
+void installSignalHandler();  // chains SIGINT so long native loops notice Ctrl-C
+void registerRuntimeSymbols();
+
+}  // namespace epochpp::runtime

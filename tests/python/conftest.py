@@ -1,0 +1,22 @@
+"""pytest configuration for the Python tests: makes diffharness importable, reports mode.
+
+EPOCHPP_TEST_FAKE_JIT=1 is a harness self-test: the differential tests then run against an
+identity "jit" (see diffharness.py) so the test logic itself can be validated against
+CPython while the compiler is unfinished. Never use it to judge the compiler.
+"""
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import diffharness  # noqa: E402
+
+
+def pytest_report_header(config):
+    if diffharness.FAKE_JIT:
+        return ("epochpp differential tests: EPOCHPP_TEST_FAKE_JIT=1 "
+                "(harness self-test, NOT the compiler)")
+    return "epochpp differential tests: against the real epochpp.jit"
