@@ -51,8 +51,10 @@ int32_t ep_rt_alloc(EpCtx* ctx, int32_t dtype_kind, int32_t ndim, const int64_t*
                     int32_t init, EpArray* out);
 /* np.dot of two 1-D float arrays through NumPy itself (bit-for-bit what NumPy's BLAS gives). */
 int32_t ep_rt_numpy_dot(EpCtx* ctx, int32_t dtype_kind, const EpArray* a, const EpArray* b, double* out);
-/* round(x, ndigits) for floats, exactly as CPython (correctly rounded decimal). */
-double ep_rt_round_ndigits(double x, int64_t ndigits);
+/* round(x, ndigits) for floats, exactly as CPython (correctly rounded decimal); may raise. */
+int32_t ep_rt_round_ndigits(EpCtx* ctx, double x, int64_t ndigits, double* out);
+/* int / int for int64 operands, correctly rounded like CPython's long_true_divide (b != 0). */
+double ep_rt_int_truediv(int64_t a, int64_t b);
 /* Polled in long loops: runs pending signal handlers (Ctrl-C); non-zero when one raised. */
 int32_t ep_rt_check_signals(EpCtx* ctx);
 

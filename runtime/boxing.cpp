@@ -161,11 +161,12 @@ PyObject* box(const Type& t, const uint64_t* s, size_t* pos) {
         dims[d] = (npy_intp)s[*pos + 1 + d];
         strides[d] = (npy_intp)s[*pos + 4 + d];
       }
-      PyObject* owner = (PyObject*)(uintptr_t)s[*pos + 7];
+      uintptr_t tagged = (uintptr_t)s[*pos + 7];
+      PyObject* owner = (PyObject*)(tagged & ~(uintptr_t)1);
       *pos += 8;
       int nd = t.ndim;
       PyArrayObject* o = reinterpret_cast<PyArrayObject*>(owner);
-      bool same = PyArray_DATA(o) == data && PyArray_NDIM(o) == nd;
+      bool same = !(tagged & 1) && PyArray_DATA(o) == data && PyArray_NDIM(o) == nd;
       for (int d = 0; same && d < nd; ++d) same = PyArray_DIM(o, d) == dims[d] && PyArray_STRIDE(o, d) == strides[d];
       if (same) {
         Py_INCREF(owner);

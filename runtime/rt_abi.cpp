@@ -94,20 +94,53 @@ extern "C" int32_t ep_rt_numpy_dot(EpCtx* ctx, int32_t dtype_kind, const EpArray
   return status;
 }
 
-// CPython's float.__round__(ndigits): correctly rounded through the shortest-repr machinery.
-extern "C" double ep_rt_round_ndigits(double x, int64_t ndigits) {
-  if (!std::isfinite(x) || x == 0.0) return x;
-  if (ndigits > 323) return x;
-  if (ndigits < -308) return 0.0 * x;
+// Moves the current Python exception into the call's state (the dispatcher re-raises it).
+static void stashPythonError(EpCtx* ctx) {
+  auto* st = static_cast<CallState*>(ctx->owned);
+  if (!st->exc_type) PyErr_Fetch(&st->exc_type, &st->exc_value, &st->exc_tb);
+  else PyErr_Clear();
+  ctx->exc_kind = EP_EXC_TYPE;  // any non-zero kind: the stashed exception wins
+}
+
+// CPython's float.__round__(ndigits), through CPython itself: correctly rounded decimal.
+extern "C" int32_t ep_rt_round_ndigits(EpCtx* ctx, double x, int64_t ndigits, double* out) {
+  if (!std::isfinite(x)) { *out = x; return EP_OK; }
   PyGILState_STATE g = PyGILState_Ensure();
   PyObject* f = PyFloat_FromDouble(x);
   PyObject* r = PyObject_CallMethod(f, "__round__", "L", (long long)ndigits);
-  double out = r ? PyFloat_AsDouble(r) : x;
-  if (!r) PyErr_Clear();
+  int32_t status = EP_OK;
+  if (r) *out = PyFloat_AsDouble(r);
+  else { stashPythonError(ctx); status = EP_ERROR; }
   Py_XDECREF(r);
   Py_DECREF(f);
   PyGILState_Release(g);
-  return out;
+  return status;
+}
+
+extern "C" double ep_rt_int_truediv(int64_t a, int64_t b) {
+  bool neg = (a < 0) != (b < 0);
+  unsigned __int128 ua = a < 0 ? (unsigned __int128)(-(__int128)a) : (unsigned __int128)a;
+  unsigned __int128 ub = b < 0 ? (unsigned __int128)(-(__int128)b) : (unsigned __int128)b;
+  if (ua == 0) return neg ? -0.0 : 0.0;
+  // Scale the numerator so the integer quotient has at least 62 significant bits.
+  int k = 63 + __builtin_clzll((uint64_t)ua) - (ua >> 64 ? 64 : 0);
+  unsigned __int128 num = ua << k;
+  unsigned __int128 q = num / ub, r = num % ub;
+  int len = 128 - (q >> 64 ? __builtin_clzll((uint64_t)(q >> 64)) : 64 + __builtin_clzll((uint64_t)q));
+  int s = len - 53;
+  uint64_t mant;
+  if (s > 0) {
+    unsigned __int128 rem = q & (((unsigned __int128)1 << s) - 1);
+    unsigned __int128 half = (unsigned __int128)1 << (s - 1);
+    mant = (uint64_t)(q >> s);
+    bool up = rem > half || (rem == half && (r != 0 || (mant & 1)));
+    if (up) ++mant;
+  } else {
+    mant = (uint64_t)q;
+    s = 0;
+  }
+  double v = std::ldexp((double)mant, s - k);
+  return neg ? -v : v;
 }
 
 // ---- Ctrl-C --------------------------------------------------------------------------------
@@ -161,4 +194,5 @@ void epochpp::runtime::registerRuntimeSymbols() {
   e.defineSymbol("ep_rt_round_ndigits", reinterpret_cast<void*>(&ep_rt_round_ndigits));
   e.defineSymbol("ep_rt_check_signals", reinterpret_cast<void*>(&ep_rt_check_signals));
   e.defineSymbol("ep_rt_reduce", reinterpret_cast<void*>(&ep_rt_reduce));
+  e.defineSymbol("ep_rt_int_truediv", reinterpret_cast<void*>(&ep_rt_int_truediv));
 }

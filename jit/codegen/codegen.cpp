@@ -60,7 +60,7 @@ llvm::Type* ModuleLowering::lower(const ir::Type& t) {
 FunctionType* ModuleLowering::fnType(const ir::Function& f) {
   auto* ptr = PointerType::get(C, 0);
   std::vector<llvm::Type*> params = {ptr, ptr};  // ctx, result
-  for (int i = 0; i < f.num_params; ++i) params.push_back(lower(f.locals[i].type));
+  for (int i = 0; i < f.num_params; ++i) params.push_back(lower(f.param_types[i]));
   return FunctionType::get(llvm::Type::getInt32Ty(C), params, false);
 }
 
@@ -76,13 +76,14 @@ FunctionCallee ModuleLowering::rt(const std::string& name) {
   else if (name == "ep_rt_raise_int_bounds") ft = FunctionType::get(v, {ptr, i32, i64, i32}, false);
   else if (name == "ep_rt_alloc") ft = FunctionType::get(i32, {ptr, i32, i32, ptr, i32, i32, ptr}, false);
   else if (name == "ep_rt_numpy_dot") ft = FunctionType::get(i32, {ptr, i32, ptr, ptr, ptr}, false);
-  else if (name == "ep_rt_round_ndigits") ft = FunctionType::get(dbl, {dbl, i64}, false);
+  else if (name == "ep_rt_round_ndigits") ft = FunctionType::get(i32, {ptr, dbl, i64, ptr}, false);
+  else if (name == "ep_rt_int_truediv") ft = FunctionType::get(dbl, {i64, i64}, false);
   else if (name == "ep_rt_check_signals") ft = FunctionType::get(i32, {ptr}, false);
   else if (name == "ep_rt_reduce") ft = FunctionType::get(i32, {ptr, i32, i32, i32, ptr, ptr, i32, ptr}, false);
   auto callee = M.getOrInsertFunction(name, ft);
   if (auto* fn = dyn_cast<llvm::Function>(callee.getCallee())) {
     if (name.rfind("ep_rt_raise", 0) == 0) fn->addFnAttr(Attribute::Cold);
-    if (name == "ep_rt_round_ndigits") fn->setDoesNotAccessMemory();
+    if (name == "ep_rt_int_truediv") fn->setDoesNotAccessMemory();
   }
   return callee;
 }
@@ -137,7 +138,7 @@ void ModuleLowering::buildEntry(const ir::Function& f, llvm::Function* impl, con
     }
   };
   std::vector<Value*> args = {ctx, nullptr};
-  for (int i = 0; i < f.num_params; ++i) args.push_back(unpack(f.locals[i].type, argSlots));
+  for (int i = 0; i < f.num_params; ++i) args.push_back(unpack(f.param_types[i], argSlots));
   Value* res = b.CreateAlloca(lower(f.return_type));
   args[1] = res;
   Value* status = b.CreateCall(impl, args);
@@ -235,7 +236,8 @@ void FnLowering::run() {
     slots.push_back(entryAlloca(m.lower(f.locals[i].type), f.locals[i].name.c_str()));
     defined.push_back(entryAlloca(b.getInt1Ty(), "def"));
     b.CreateStore(b.getInt1((int)i < f.num_params), defined.back());
-    if ((int)i < f.num_params) b.CreateStore(fn->getArg(2 + i), slots.back());
+    if ((int)i < f.num_params)
+      b.CreateStore(coerce({fn->getArg(2 + i), f.param_types[i]}, f.locals[i].type, f.first_line).v, slots.back());
   }
   // Recursion depth guard (CPython raises RecursionError; we never overflow the C stack).
   Value* depthPtr = b.CreateStructGEP(StructType::get(m.C, {b.getInt32Ty(), b.getInt32Ty(), ArrayType::get(b.getInt8Ty(), 240), b.getPtrTy(), b.getInt32Ty()}), ctx, 4);

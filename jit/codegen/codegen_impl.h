@@ -81,12 +81,14 @@ struct FnLowering {
   Val intrinsic(const ir::Expr& e);
   Val mathCall(const std::string& name, std::vector<Val> args, int line);
   Val callFunc(const ir::Expr& e);
+  Val roundIntNeg(llvm::Value* x, llvm::Value* nd, int line);
   llvm::Value* libm(const char* name, std::vector<llvm::Value*> args);
   llvm::Value* toDouble(Val x, int line);  // Python-exact (ints beyond 2**53 deopt)
 
   // --- arrays (lower_array.cpp)
   Val arrayExpr(const ir::Expr& e);                     // any Array-typed expression
-  Val indexExpr(const ir::Expr& e);                     // element load or view
+  Val indexExpr(const ir::Expr& e);
+  llvm::Value* markDerived(llvm::Value* owner);                     // element load or view
   llvm::Value* elementPtr(Val arr, std::vector<llvm::Value*> idx);
   llvm::Value* normIndex(llvm::Value* i, llvm::Value* size, int axis, int line);
   Val load(Val arr, const std::vector<llvm::Value*>& idx);
@@ -100,6 +102,7 @@ struct FnLowering {
   Val reduce(const std::string& op, Val arr, const Type& result, int line);
   Val arrayIntrinsic(const ir::Expr& e);
   Val arrayScalarFunc(const std::string& n, Val a, Kind rk, int line);
+  Val elementIntrinsic(const std::string& n, const std::vector<Val>& args, Kind rk, int line);
   void storeStmt(const ir::Stmt& s);
   // Visits every index of `shape` in C order (a loop nest); body gets the indices.
   void loopNest(const std::vector<llvm::Value*>& shape, const std::function<void(std::vector<llvm::Value*>&)>& body);

@@ -104,7 +104,10 @@ Val FnLowering::view(Val a, const ir::Expr& e, size_t first, const Type& result)
     }
     auto part = [&](int p) -> Value* {
       const ir::Expr& x = *ix.args[p];
-      if (x.kind == ExprKind::Const && x.type.kind == Kind::None) return nullptr;
+      if (x.type.kind == Kind::None) {
+        if (x.kind != ExprKind::Const) expr(x);
+        return nullptr;
+      }
       return convert(expr(x), Kind::Int, ix.line).v;
     };
     Value* start = part(0);
@@ -146,16 +149,45 @@ Val FnLowering::view(Val a, const ir::Expr& e, size_t first, const Type& result)
     out = b.CreateInsertValue(out, k < shp.size() ? shp[k] : i64(1), {1, k});
     out = b.CreateInsertValue(out, k < str.size() ? str[k] : i64(0), {2, k});
   }
-  out = b.CreateInsertValue(out, b.CreateExtractValue(a.v, {3}), {3});
+  out = b.CreateInsertValue(out, markDerived(b.CreateExtractValue(a.v, {3})), {3});
   return {out, result};
+}
+
+// A view's owner pointer carries bit 0: the result is a new view object, never the base itself.
+Value* FnLowering::markDerived(Value* owner) {
+  Value* i = b.CreatePtrToInt(owner, b.getInt64Ty());
+  return b.CreateIntToPtr(b.CreateOr(i, i64(1)), b.getPtrTy());
 }
 
 Val FnLowering::indexExpr(const ir::Expr& e) {
   Val base = expr(*e.args[0]);
   if (base.t.kind == Kind::Tuple) {
-    int64_t i = e.args[1]->ival;
-    if (i < 0) i += (int64_t)base.t.elems.size();
-    return {b.CreateExtractValue(base.v, {(unsigned)i}), e.type};
+    int64_t n = (int64_t)base.t.elems.size();
+    if (e.args[1]->kind == ExprKind::Const) {
+      int64_t i = e.args[1]->ival;
+      if (i < 0) i += n;
+      return {b.CreateExtractValue(base.v, {(unsigned)i}), e.type};
+    }
+    Value* i = convert(expr(*e.args[1]), Kind::Int, e.line).v;
+    Value* j = b.CreateSelect(b.CreateICmpSLT(i, i64(0)), b.CreateAdd(i, i64(n)), i);
+    raiseIf(b.CreateICmpUGE(j, i64(n)), EP_EXC_INDEX, "tuple index out of range", e.line);
+    auto* merge = newBB("tuple.merge");
+    auto* sw = b.CreateSwitch(j, merge, (unsigned)n);
+    BasicBlock* dflt = b.GetInsertBlock();
+    std::vector<std::pair<Value*, BasicBlock*>> in;
+    for (int64_t k = 0; k < n; ++k) {
+      auto* bb = newBB("tuple.elem");
+      sw->addCase(b.getInt64(k), bb);
+      b.SetInsertPoint(bb);
+      Val el = coerce({b.CreateExtractValue(base.v, {(unsigned)k}), base.t.elems[k]}, e.type, e.line);
+      in.push_back({el.v, b.GetInsertBlock()});
+      b.CreateBr(merge);
+    }
+    b.SetInsertPoint(merge);
+    auto* phi = b.CreatePHI(m.lower(e.type), (unsigned)n + 1);
+    for (auto& [v, bb] : in) phi->addIncoming(v, bb);
+    phi->addIncoming(UndefValue::get(m.lower(e.type)), dflt);
+    return {phi, e.type};
   }
   bool allScalar = (int)e.args.size() - 1 == base.t.ndim;
   for (size_t k = 1; k < e.args.size(); ++k) allScalar &= e.args[k]->kind != ExprKind::Slice;
@@ -271,26 +303,32 @@ struct Fusion {
       if (!ir::isNumpyScalar(ka) && !ir::isNumpyScalar(kc)) { a = L.convert(a, passes::toNumpyKind(ka), e.line); }
       return L.binaryScalar(e.op, a, c, e.line);
     }
-    const std::string& n = e.name;
-    if (n == "np.minimum" || n == "np.maximum") {
-      Val a = L.convert(elem(*e.args[0], idx), rk, e.line), c = L.convert(elem(*e.args[1], idx), rk, e.line);
-      bool mn = n == "np.minimum";
-      if (ir::isFloatKind(rk)) {
-        Value* pick = b.CreateOr(mn ? b.CreateFCmpOLE(a.v, c.v) : b.CreateFCmpOGE(a.v, c.v), b.CreateFCmpUNO(a.v, a.v));
-        return {b.CreateSelect(pick, a.v, c.v), Type::scalar(rk)};
-      }
-      Value* pick = mn ? b.CreateICmpSLE(a.v, c.v) : b.CreateICmpSGE(a.v, c.v);
-      return {b.CreateSelect(pick, a.v, c.v), Type::scalar(rk)};
-    }
-    if (n == "np.where") {
-      Value* cond = L.truth(elem(*e.args[0], idx), e.line);
-      Val x = L.convert(elem(*e.args[1], idx), rk, e.line), y = L.convert(elem(*e.args[2], idx), rk, e.line);
-      return {b.CreateSelect(cond, x.v, y.v), Type::scalar(rk)};
-    }
-    Val a = elem(*e.args[0], idx);
-    return L.arrayScalarFunc(n, a, rk, e.line);
+    std::vector<Val> args;
+    for (auto& a : e.args) args.push_back(elem(*a, idx));
+    return L.elementIntrinsic(e.name, args, rk, e.line);
   }
 };
+
+// minimum / maximum (NaN-propagating) / where / unary NumPy functions on one element.
+Val FnLowering::elementIntrinsic(const std::string& n, const std::vector<Val>& args, Kind rk, int line) {
+  if (n == "np.minimum" || n == "np.maximum") {
+    Val a = convert(args[0], rk, line), c = convert(args[1], rk, line);
+    bool mn = n == "np.minimum";
+    if (ir::isFloatKind(rk)) {
+      // ties (0.0 vs -0.0) give the second operand, NaN in either operand propagates
+      Value* pick = b.CreateOr(mn ? b.CreateFCmpOLT(a.v, c.v) : b.CreateFCmpOGT(a.v, c.v), b.CreateFCmpUNO(a.v, a.v));
+      return {b.CreateSelect(pick, a.v, c.v), Type::scalar(rk)};
+    }
+    Value* pick = mn ? b.CreateICmpSLE(a.v, c.v) : b.CreateICmpSGE(a.v, c.v);
+    return {b.CreateSelect(pick, a.v, c.v), Type::scalar(rk)};
+  }
+  if (n == "np.where") {
+    Value* cond = truth(args[0], line);
+    Val x = convert(args[1], rk, line), y = convert(args[2], rk, line);
+    return {b.CreateSelect(cond, x.v, y.v), Type::scalar(rk)};
+  }
+  return arrayScalarFunc(n, args[0], rk, line);
+}
 
 // NumPy unary functions on one element (no exceptions: NaN/inf as IEEE gives).
 Val FnLowering::arrayScalarFunc(const std::string& n, Val a, Kind rk, int line) {
@@ -351,6 +389,7 @@ Val FnLowering::arrayExpr(const ir::Expr& e) {
       out = b.CreateInsertValue(out, dim(a, nd - 1 - d), {1, (unsigned)d});
       out = b.CreateInsertValue(out, stride(a, nd - 1 - d), {2, (unsigned)d});
     }
+    out = b.CreateInsertValue(out, markDerived(b.CreateExtractValue(a.v, {3})), {3});
     return {out, e.type};
   }
   if (e.kind == ExprKind::Binary && e.ival == 1) {
@@ -533,14 +572,14 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
   if (!e.type.isArray() && kElementwise.count(n)) {
     // NumPy function on scalars: NumPy semantics, NumPy scalar result
     if (n == "np.minimum" || n == "np.maximum" || n == "np.where") {
-      Fusion fu{*this, 0, {}, {}};
-      fu.collect(e);
-      ir::Expr copy = e;
-      copy.type = Type::array(e.type.kind, 1, ir::Layout::C);
-      // evaluate via the element routine with no indices
-      std::vector<Value*> none;
-      Val r = fu.elem(copy, none);
-      return convert(r, e.type.kind, line);
+      std::vector<Val> args;
+      for (auto& x : e.args) {
+        Val v = expr(*x);
+        args.push_back(v.t.kind == Kind::Union ? v : convert(v, passes::toNumpyKind(v.t.kind), line));
+      }
+      for (auto& v : args)
+        if (v.t.kind == Kind::Union) throw ir::Unsupported{line, n + "() of a value of changing type"};
+      return elementIntrinsic(n, args, e.type.kind, line);
     }
     Val a = expr(*e.args[0]);
     return forEach(a, e.type, [&](Val x) {
@@ -593,6 +632,31 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
       b.CreateStore(raw, elementPtr(r, idx));
     });
     return {r.v, e.type};
+  }
+  if (op == "arange" && e.type.dtype == Kind::NpFloat64) {
+    // NumPy: n = ceil((stop - start) / step); a[0] = start, a[1] = start + step,
+    // a[i] = start + i * delta with delta = a[1] - a[0]
+    std::vector<Value*> v;
+    for (auto& x : e.args) v.push_back(convert(expr(*x), Kind::Float, line).v);
+    auto* dt = b.getDoubleTy();
+    Value* start = v.size() >= 2 ? v[0] : ConstantFP::get(dt, 0.0);
+    Value* stop = v.size() >= 2 ? v[1] : v[0];
+    Value* step = v.size() == 3 ? v[2] : ConstantFP::get(dt, 1.0);
+    raiseIf(b.CreateFCmpOEQ(step, ConstantFP::get(dt, 0.0)), EP_EXC_ZERO_DIVISION, "division by zero", line);
+    Value* q = b.CreateUnaryIntrinsic(Intrinsic::ceil, b.CreateFDiv(b.CreateFSub(stop, start), step));
+    raiseIf(b.CreateFCmpUNO(q, q), EP_EXC_VALUE, "arange: cannot compute length", line);
+    raiseIf(b.CreateFCmpOGE(q, ConstantFP::get(dt, 9.2e18)), EP_EXC_VALUE, "Maximum allowed size exceeded", line);
+    Value* len = b.CreateSelect(b.CreateFCmpOLE(q, ConstantFP::get(dt, 0.0)), i64(0), b.CreateFPToSI(q, b.getInt64Ty()));
+    Val arr = alloc(Kind::NpFloat64, {len}, 0, 0, line);
+    Value* second = b.CreateFAdd(start, step);
+    Value* delta = b.CreateFSub(second, start);
+    loopNest({len}, [&](std::vector<Value*>& idx) {
+      Value* i = idx[0];
+      Value* x = b.CreateFAdd(start, b.CreateFMul(b.CreateSIToFP(i, dt), delta));
+      x = b.CreateSelect(b.CreateICmpEQ(i, i64(0)), start, b.CreateSelect(b.CreateICmpEQ(i, i64(1)), second, x));
+      b.CreateStore(x, elementPtr(arr, idx));
+    });
+    return arr;
   }
   if (op == "arange") {
     std::vector<Value*> v;

@@ -252,8 +252,7 @@ Val FnLowering::intrinsic(const ir::Expr& e) {
         if (!nd) return iv;
         // round(int, n): n >= 0 is the identity; negative n rounds half to even at 10**-n
         Value* ndv = convert(a[1], Kind::Int, e.line).v;
-        deoptIf(b.CreateICmpSLT(ndv, i64(0)));
-        return iv;
+        return roundIntNeg(iv.v, ndv, e.line);
       }
       if (!nd) {
         // round-half-even to an int; nan/inf raise like int()
@@ -261,17 +260,50 @@ Val FnLowering::intrinsic(const ir::Expr& e) {
         return convert({r, x.t}, Kind::Int, e.line);
       }
       Value* ndv = convert(a[1], Kind::Int, e.line).v;
-      return {b.CreateCall(m.rt("ep_rt_round_ndigits"), {x.v, ndv}), x.t};
+      Value* out = entryAlloca(b.getDoubleTy(), "round.out");
+      checkStatus(b.CreateCall(m.rt("ep_rt_round_ndigits"), {ctx, x.v, ndv, out}));
+      return {b.CreateLoad(b.getDoubleTy(), out), x.t};
     }, e.line);
   }
   throw ir::Unsupported{e.line, "internal error: intrinsic " + n};
+}
+
+// round(x, n) for an int x and n < 0: to a multiple of 10**-n, ties to even (CPython's rule).
+Val FnLowering::roundIntNeg(Value* x, Value* nd, int line) {
+  Type I = Type::scalar(Kind::Int);
+  auto* negB = newBB("roundi.neg");
+  auto* doneB = newBB("roundi.done");
+  BasicBlock* pre = b.GetInsertBlock();
+  b.CreateCondBr(b.CreateICmpSLT(nd, i64(0)), negB, doneB);
+  b.SetInsertPoint(negB);
+  Value* k = b.CreateNeg(nd);
+  // 10**k for k <= 18; beyond that every int64 rounds to 0
+  Value* p = i64(1);
+  Value* kk = b.CreateSelect(b.CreateICmpSGT(k, i64(18)), i64(18), k);
+  for (int i = 0; i < 18; ++i) p = b.CreateSelect(b.CreateICmpSLT(i64(i), kk), b.CreateMul(p, i64(10)), p);
+  Value* huge = b.CreateICmpSGT(k, i64(18));
+  Val q = pyIntOp(Op::FloorDiv, x, p, line);
+  Value* r = b.CreateSub(x, b.CreateMul(q.v, p));
+  Value* twice = b.CreateShl(r, i64(1));
+  Value* up = b.CreateOr(b.CreateICmpSGT(twice, p),
+                         b.CreateAnd(b.CreateICmpEQ(twice, p), b.CreateTrunc(q.v, b.getInt1Ty())));
+  Value* q2 = b.CreateAdd(q.v, b.CreateZExt(up, b.getInt64Ty()));
+  Val res = pyIntOp(Op::Mul, q2, p, line);
+  Value* out = b.CreateSelect(huge, i64(0), res.v);
+  BasicBlock* negEnd = b.GetInsertBlock();
+  b.CreateBr(doneB);
+  b.SetInsertPoint(doneB);
+  auto* phi = b.CreatePHI(b.getInt64Ty(), 2);
+  phi->addIncoming(x, pre);
+  phi->addIncoming(out, negEnd);
+  return {phi, I};
 }
 
 Val FnLowering::callFunc(const ir::Expr& e) {
   int target = m.in.callee_map[index][e.callee];
   const ir::Function& g = *m.in.functions[target];
   std::vector<Value*> args = {ctx, nullptr};
-  for (size_t i = 0; i < e.args.size(); ++i) args.push_back(coerce(expr(*e.args[i]), g.locals[i].type, e.line).v);
+  for (size_t i = 0; i < e.args.size(); ++i) args.push_back(coerce(expr(*e.args[i]), g.param_types[i], e.line).v);
   Value* res = entryAlloca(m.lower(g.return_type), "call.ret");
   args[1] = res;
   Value* st = b.CreateCall(m.fns[target], args);

@@ -211,11 +211,12 @@ Val FnLowering::pyIntOp(Op op, Value* a, Value* c, int line) {
     }
     case Op::Div: {
       raiseIf(b.CreateICmpEQ(c, zero), EP_EXC_ZERO_DIVISION, "division by zero", line);
-      // Exact (correctly rounded) when both fit in 53 bits; otherwise the interpreter does it.
+      // Correctly rounded like CPython: plain division when both fit in 53 bits, else exact in 128 bits.
       Value* lim = i64(1LL << 53);
-      auto big = [&](Value* v) { return b.CreateICmpSGT(b.CreateBinaryIntrinsic(Intrinsic::abs, v, b.getInt1(false)), lim); };
-      deoptIf(b.CreateOr(b.CreateOr(big(a), big(c)), b.CreateICmpEQ(a, i64(INT64_MIN))));
-      return {b.CreateFDiv(b.CreateSIToFP(a, b.getDoubleTy()), b.CreateSIToFP(c, b.getDoubleTy())), Type::scalar(Kind::Float)};
+      auto big = [&](Value* v) { return b.CreateICmpUGT(b.CreateAdd(v, lim), i64(1LL << 54)); };
+      Value* fast = b.CreateFDiv(b.CreateSIToFP(a, b.getDoubleTy()), b.CreateSIToFP(c, b.getDoubleTy()));
+      Value* slow = b.CreateCall(m.rt("ep_rt_int_truediv"), {a, c});
+      return {b.CreateSelect(b.CreateOr(big(a), big(c)), slow, fast), Type::scalar(Kind::Float)};
     }
     case Op::BitAnd: return {b.CreateAnd(a, c), I};
     case Op::BitOr: return {b.CreateOr(a, c), I};
@@ -465,16 +466,30 @@ Val FnLowering::compare(Op op, Val a, Val c, int line) {
     Value* y = convert(c, Kind::Int, line).v;
     return {b.CreateICmp(predFor(op, false, true), x, y), Type::scalar(Kind::Bool)};
   }
-  // int vs float: exact in Python; exact here for |int| <= 2**53, else the interpreter decides.
-  auto exactD = [&](Val v) -> Value* {
-    if (v.t.kind == Kind::Float) return v.v;
-    Value* iv = convert(v, Kind::Int, line).v;
-    deoptIf(b.CreateICmpUGT(b.CreateAdd(iv, i64(1LL << 53)), i64(1LL << 54)));
-    return b.CreateSIToFP(iv, b.getDoubleTy());
+  // int vs float: exact, as CPython compares them (never by rounding the int to a double).
+  auto* dt = b.getDoubleTy();
+  auto order = [&](Value* i, Value* d) -> Value* {  // sign of (i - d) as -1/0/1; NaN handled by caller
+    Value* big = b.CreateFCmpOGE(d, ConstantFP::get(dt, 9223372036854775808.0));
+    Value* small = b.CreateFCmpOLT(d, ConstantFP::get(dt, -9223372036854775808.0));
+    Value* safe = b.CreateSelect(b.CreateOr(big, small), ConstantFP::get(dt, 0.0), d);
+    Value* t = b.CreateUnaryIntrinsic(Intrinsic::trunc, safe);
+    Value* ti = b.CreateFPToSI(t, b.getInt64Ty());
+    Value* frac = b.CreateFSub(safe, t);
+    Value* ord = b.CreateSelect(b.CreateICmpSLT(i, ti), b.getInt32(-1),
+                  b.CreateSelect(b.CreateICmpSGT(i, ti), b.getInt32(1),
+                   b.CreateSelect(b.CreateFCmpOGT(frac, ConstantFP::get(dt, 0.0)), b.getInt32(-1),
+                    b.CreateSelect(b.CreateFCmpOLT(frac, ConstantFP::get(dt, 0.0)), b.getInt32(1), b.getInt32(0)))));
+    ord = b.CreateSelect(big, b.getInt32(-1), ord);
+    return b.CreateSelect(small, b.getInt32(1), ord);
   };
-  Value* x = exactD(a);
-  Value* y = exactD(c);
-  return {b.CreateFCmp(predFor(op, true, true), x, y), Type::scalar(Kind::Bool)};
+  if (fa && fc) return {b.CreateFCmp(predFor(op, true, true), a.v, c.v), Type::scalar(Kind::Bool)};
+  Value* d = fa ? a.v : c.v;
+  Value* iv = convert(fa ? c : a, Kind::Int, line).v;
+  Value* ord = order(iv, d);
+  if (fa) ord = b.CreateNeg(ord);  // we computed sign(int - float); the float is on the left
+  Value* r = b.CreateICmp(predFor(op, false, true), ord, b.getInt32(0));
+  Value* nan = b.CreateFCmpUNO(d, d);
+  return {b.CreateSelect(nan, b.getInt1(op == Op::Ne), r), Type::scalar(Kind::Bool)};
 }
 
 // ---- binary dispatch --------------------------------------------------------------------
@@ -489,9 +504,9 @@ Val FnLowering::binaryScalar(Op op, Val a, Val c, int line) {
     if (op == Op::Div && !ir::isFloatKind(passes::arrayResultDtype(Op::Add, ka, kc))) compute = Kind::NpFloat64;
     Value* x = convert(a, compute, line).v;
     Value* y = convert(c, compute, line).v;
-    if (rk == Kind::NpBool) {  // & | ^ on bools
-      if (op == Op::BitAnd) return {b.CreateAnd(x, y), r};
-      if (op == Op::BitOr) return {b.CreateOr(x, y), r};
+    if (rk == Kind::NpBool) {  // & | ^ on bools; NumPy's bool + is or, * is and
+      if (op == Op::BitAnd || op == Op::Mul) return {b.CreateAnd(x, y), r};
+      if (op == Op::BitOr || op == Op::Add) return {b.CreateOr(x, y), r};
       return {b.CreateXor(x, y), r};
     }
     return npOp(op, compute, x, y, line);

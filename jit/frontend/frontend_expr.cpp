@@ -143,11 +143,22 @@ ExprPtr Walker::call(py::handle e) {
   int line = lineOf(e);
   py::handle func = e.attr("func");
   std::vector<ExprPtr> args;
+  int dtype = -1;
+  // numpy constructors take the dtype positionally too: np.zeros(n, np.float32), np.full(n, v, int)
+  std::string ctor = moduleAttr(func);
+  int dtype_pos = (ctor == "np.zeros" || ctor == "np.ones" || ctor == "np.empty" || ctor == "np.zeros_like" ||
+                   ctor == "np.empty_like" || ctor == "np.ones_like") ? 1
+                  : ctor == "np.full" ? 2 : ctor == "np.arange" ? 3 : -1;
+  int pos = 0;
   for (auto a : e.attr("args")) {
     if (cls(a) == "Starred") unsupported(a, "a starred argument");
+    if (pos++ == dtype_pos) {
+      dtype = dtypeOf(a);
+      if (dtype < 0) unsupported(a, "this dtype (supported: float64, float32, int64, int32, bool)");
+      continue;
+    }
     args.push_back(expr(a));
   }
-  int dtype = -1;
   for (auto kw : e.attr("keywords")) {
     py::object k = kw.attr("arg");
     std::string key = k.is_none() ? "**" : std::string(py::str(k));

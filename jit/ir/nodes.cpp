@@ -114,6 +114,7 @@ ExprPtr mkIntrinsic(const std::string& name, std::vector<ExprPtr> args, int line
   auto e = mk(ExprKind::Intrinsic, line);
   e->name = name;
   e->args = std::move(args);
+  e->ival = -1;  // no dtype= argument
   return e;
 }
 ExprPtr mkCallFunc(int callee, const std::string& name, std::vector<ExprPtr> args, int line) {

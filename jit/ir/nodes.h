@@ -57,7 +57,8 @@ struct Expr {
   int col = 0;
   int slot = -1;        // Var, NamedExpr
   int callee = -1;      // CallFunc
-  int64_t ival = 0;     // Const int/bool, TupleGet index
+  int64_t ival = 0;     // Const int/bool, TupleGet index, Intrinsic dtype= (ir::Kind, -1: none),
+                        // Binary: 1 when in place (augmented assignment)
   double fval = 0.0;    // Const float
   std::string name;     // Intrinsic / CallFunc / Attr
   std::vector<ExprPtr> args;
@@ -110,6 +111,7 @@ struct Function {
   int first_line = 0;
   std::vector<Local> locals;   // params first
   int num_params = 0;
+  std::vector<Type> param_types;  // the specialisation's argument types (a param's local may widen to a union)
   Block body;
   Type return_type;            // join of all returns
   std::vector<CalleeRef> callees;

@@ -121,7 +121,7 @@ Type join(const Type& a, const Type& b) {
     std::vector<Type> e;
     for (size_t i = 0; i < a.elems.size(); ++i) {
       Type j = join(a.elems[i], b.elems[i]);
-      if (!j.known() || j.kind == Kind::Union) return Type::unknown();
+      if (!j.known()) return Type::unknown();
       e.push_back(j);
     }
     return Type::tuple(e);

@@ -80,8 +80,8 @@ Type binaryResult(Op op, Kind a, Kind b, bool rhs_nonneg_const) {
   if (usesNumpyRules(a, b)) {
     if (cmp) return S(Kind::NpBool);
     Kind k = npResult(a, b);
-    if (k == Kind::NpBool && op != Op::BitAnd && op != Op::BitOr && op != Op::BitXor)
-      return Type::unknown();  // NumPy bool arithmetic (logical or, int8 results): not supported
+    if (k == Kind::NpBool && op != Op::BitAnd && op != Op::BitOr && op != Op::BitXor && op != Op::Add && op != Op::Mul)
+      return Type::unknown();  // NumPy bool - and / // % ** (TypeError or int8 results): not supported
     Kind r = arrayResultDtype(op, a, b);
     return r == Kind::Unknown ? Type::unknown() : S(r);
   }

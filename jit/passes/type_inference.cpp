@@ -154,8 +154,6 @@ Type TypeInfer::expr(Expr& e) {
       break;
     }
     case ExprKind::TupleMake:
-      for (auto& a : at)
-        if (a.kind == Kind::Union) fail(e.line, "a tuple holding a value of changing type (" + a.str() + ")");
       t = Type::tuple(at);
       break;
     case ExprKind::TupleGet: {
@@ -256,6 +254,7 @@ bool inferTypes(Function& f, const std::vector<Type>& params, const CalleeTyper&
     throw Unsupported{f.first_line, "a call with " + std::to_string(params.size()) + " arguments to a function of " +
                                         std::to_string(f.num_params)};
   if (!alwaysReturns(f.body)) f.body.push_back(mkReturn(mkConstNone(0), 0));
+  f.param_types = params;
   for (int i = 0; i < f.num_params; ++i) f.locals[i].type = params[i];
   TypeInfer ti{f, callees};
   for (int round = 0; round < 50; ++round) {

@@ -189,8 +189,9 @@ Type TypeInfer::intrinsic(Expr& e, const std::vector<Type>& a) {
       if (!a[i].isScalar()) fail(e.line, "np.arange() of " + a[i].str());
       fl |= a[i].isFloatLike();
     }
-    if (fl && e.ival < 0) fail(e.line, "np.arange() with float arguments (its length rounds; use np.linspace in Python)");
-    return Type::array(dtypeKw(Kind::NpInt64), 1, Layout::C);
+    if (e.ival >= 0 && (Kind)e.ival != Kind::NpFloat64 && (Kind)e.ival != Kind::NpInt64)
+      fail(e.line, "np.arange() with this dtype");
+    return Type::array(dtypeKw(fl ? Kind::NpFloat64 : Kind::NpInt64), 1, Layout::C);
   }
   if (n == "array.copy" || n == "np.copy") {
     need(1, 1);
@@ -225,8 +226,18 @@ Type TypeInfer::intrinsic(Expr& e, const std::vector<Type>& a) {
 Type TypeInfer::index(Expr& e, const std::vector<Type>& a) {
   const Type& base = a[0];
   if (base.kind == Kind::Tuple) {
-    if (a.size() != 2 || e.args[1]->kind != ExprKind::Const || !a[1].isIntLike())
-      fail(e.line, "indexing a tuple with a non-constant index");
+    if (a.size() != 2 || e.args[1]->kind == ExprKind::Slice || !(a[1].isIntLike() || a[1].isBoolLike()))
+      fail(e.line, "indexing a tuple with " + a[1].str() + " (slices of tuples are not compiled)");
+    if (e.args[1]->kind != ExprKind::Const) {
+      // a run-time index: the element type is the join of all elements
+      if (base.elems.empty()) return Type::scalar(Kind::Int);  // always IndexError; any type will do
+      Type t = base.elems[0];
+      for (auto& el : base.elems) {
+        t = join(t, el);
+        if (!t.known()) fail(e.line, "indexing a tuple of mixed kinds with a run-time index");
+      }
+      return t;
+    }
     int64_t i = e.args[1]->ival, n = (int64_t)base.elems.size();
     if (i < 0) i += n;
     if (i < 0 || i >= n) fail(e.line, "tuple index out of range");
