@@ -49,6 +49,10 @@ void ep_rt_raise_int_bounds(EpCtx* ctx, int32_t line, int64_t value, int32_t bit
 /* order: 0 = C, 1 = F; init: 0 empty, 1 zeros, 2 ones. Returns EP_OK or EP_ERROR. */
 int32_t ep_rt_alloc(EpCtx* ctx, int32_t dtype_kind, int32_t ndim, const int64_t* shape, int32_t order,
                     int32_t init, EpArray* out);
+/* Scratch memory for temporaries that never reach Python (no GIL); freed by ep_rt_scratch_free
+   or when the call ends. */
+void* ep_rt_scratch(EpCtx* ctx, int64_t bytes);
+void ep_rt_scratch_free(EpCtx* ctx, void* p);
 /* np.dot of two 1-D float arrays through NumPy itself (bit-for-bit what NumPy's BLAS gives). */
 int32_t ep_rt_numpy_dot(EpCtx* ctx, int32_t dtype_kind, const EpArray* a, const EpArray* b, double* out);
 /* round(x, ndigits) for floats, exactly as CPython (correctly rounded decimal); may raise. */

@@ -62,6 +62,26 @@ extern "C" int32_t ep_rt_alloc(EpCtx* ctx, int32_t dtype_kind, int32_t ndim, con
   return EP_OK;
 }
 
+extern "C" void* ep_rt_scratch(EpCtx* ctx, int64_t bytes) {
+  void* p = std::malloc(bytes > 0 ? (size_t)bytes : 1);
+  if (!p) {
+    ep_rt_raise(ctx, EP_EXC_MEMORY, 0, "cannot allocate scratch memory");
+    return nullptr;
+  }
+  static_cast<CallState*>(ctx->owned)->scratch.push_back(p);
+  return p;
+}
+
+extern "C" void ep_rt_scratch_free(EpCtx* ctx, void* p) {
+  auto& v = static_cast<CallState*>(ctx->owned)->scratch;
+  for (size_t i = v.size(); i-- > 0;)
+    if (v[i] == p) {
+      std::free(p);
+      v.erase(v.begin() + (long)i);
+      return;
+    }
+}
+
 // A NumPy view object over an EpArray (for calling back into NumPy).
 static PyObject* viewOf(const EpArray* a, int ndim, int type_num) {
   npy_intp dims[3], strides[3];
@@ -195,4 +215,6 @@ void epochpp::runtime::registerRuntimeSymbols() {
   e.defineSymbol("ep_rt_check_signals", reinterpret_cast<void*>(&ep_rt_check_signals));
   e.defineSymbol("ep_rt_reduce", reinterpret_cast<void*>(&ep_rt_reduce));
   e.defineSymbol("ep_rt_int_truediv", reinterpret_cast<void*>(&ep_rt_int_truediv));
+  e.defineSymbol("ep_rt_scratch", reinterpret_cast<void*>(&ep_rt_scratch));
+  e.defineSymbol("ep_rt_scratch_free", reinterpret_cast<void*>(&ep_rt_scratch_free));
 }

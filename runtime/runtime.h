@@ -9,6 +9,7 @@
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #include <numpy/arrayobject.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -20,11 +21,13 @@ namespace epochpp::runtime {
 // What one native call owns besides its arguments: arrays it allocated, a pending exception.
 struct CallState {
   std::vector<PyObject*> owned;
+  std::vector<void*> scratch;
   PyObject* exc_type = nullptr;
   PyObject* exc_value = nullptr;
   PyObject* exc_tb = nullptr;
   ~CallState() {
     for (PyObject* o : owned) Py_DECREF(o);
+    for (void* p : scratch) std::free(p);
     Py_XDECREF(exc_type);
     Py_XDECREF(exc_value);
     Py_XDECREF(exc_tb);

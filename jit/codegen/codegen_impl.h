@@ -87,6 +87,8 @@ struct FnLowering {
 
   // --- arrays (lower_array.cpp)
   Val arrayExpr(const ir::Expr& e);                     // any Array-typed expression
+  Val materialise(const ir::Expr& e, bool scratch);     // element-wise expression into a new array
+  Val scratchAlloc(Kind dtype, const std::vector<llvm::Value*>& shape);
   Val indexExpr(const ir::Expr& e);
   llvm::Value* markDerived(llvm::Value* owner);                     // element load or view
   llvm::Value* elementPtr(Val arr, std::vector<llvm::Value*> idx);

@@ -380,7 +380,28 @@ void FnLowering::elementwiseInto(Val dest, const ir::Expr& e, int line) {
   });
 }
 
-Val FnLowering::arrayExpr(const ir::Expr& e) {
+// A C-ordered scratch array (malloc, no GIL) for a temporary that never reaches Python.
+Val FnLowering::scratchAlloc(Kind dtype, const std::vector<Value*>& shape) {
+  Value* n = i64(itemSize(dtype));
+  for (auto* d : shape) n = b.CreateMul(n, d);
+  Value* p = b.CreateCall(m.rt("ep_rt_scratch"), {ctx, n});
+  raiseIf(b.CreateIsNull(p), EP_EXC_MEMORY, "cannot allocate scratch memory", 0);
+  Value* out = UndefValue::get(m.arrayTy);
+  out = b.CreateInsertValue(out, p, {0});
+  Value* st = i64(itemSize(dtype));
+  for (int d = 2; d >= 0; --d) {
+    bool has = d < (int)shape.size();
+    out = b.CreateInsertValue(out, has ? shape[d] : i64(1), {1, (unsigned)d});
+    out = b.CreateInsertValue(out, has ? st : i64(0), {2, (unsigned)d});
+    if (has) st = b.CreateMul(st, shape[d]);
+  }
+  out = b.CreateInsertValue(out, ConstantPointerNull::get(b.getPtrTy()), {3});
+  return {out, Type::array(dtype, (int)shape.size(), ir::Layout::C)};
+}
+
+Val FnLowering::arrayExpr(const ir::Expr& e) { return materialise(e, false); }
+
+Val FnLowering::materialise(const ir::Expr& e, bool scratch) {
   if (e.kind == ExprKind::Attr && e.name == "T") {
     Val a = expr(*e.args[0]);
     Value* out = a.v;
@@ -416,7 +437,7 @@ Val FnLowering::arrayExpr(const ir::Expr& e) {
       shape[rd] = b.CreateSelect(b.CreateICmpEQ(shape[rd], i64(1)), ld, shape[rd]);
     }
   }
-  Val dest = alloc(e.type.dtype, shape, 0, 0, e.line);
+  Val dest = scratch ? scratchAlloc(e.type.dtype, shape) : alloc(e.type.dtype, shape, 0, 0, e.line);
   // reuse the already evaluated leaves: lower the loop with the probe's leaves
   for (auto& l : probe.leaves) {
     if (!l.v.t.isArray()) continue;
@@ -721,8 +742,15 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
     if (k == Kind::NpBool) v = b.CreateICmpNE(v, b.getInt8(0));
     return {v, e.type};
   }
-  if (op == "sum" || op == "min" || op == "max" || op == "mean" || op == "argmin" || op == "argmax" || op == "amin" || op == "amax")
-    return reduce(op, expr(*e.args[0]), e.type, line);
+  if (op == "sum" || op == "min" || op == "max" || op == "mean" || op == "argmin" || op == "argmax" || op == "amin" || op == "amax") {
+    const ir::Expr& src = *e.args[0];
+    if (!isElementwise(src)) return reduce(op, expr(src), e.type, line);
+    // np.sum(np.sqrt(np.abs(x))): the fused expression goes to scratch memory, not a NumPy array
+    Val tmp = materialise(src, true);
+    Val r = reduce(op, tmp, e.type, line);
+    b.CreateCall(m.rt("ep_rt_scratch_free"), {ctx, b.CreateExtractValue(tmp.v, {0})});
+    return r;
+  }
   if (op == "cast") return convert(expr(*e.args[0]), e.type.kind, line);
   throw ir::Unsupported{line, "internal error: array intrinsic " + n};
 }
