@@ -79,12 +79,47 @@ Acc pairwise(const Walker& w, int64_t lo, int64_t n) {
   return pairwise<T, Acc>(w, lo, n2) + pairwise<T, Acc>(w, lo + n2, n - n2);
 }
 
+// The same pairwise sum over p[0], p[es], p[2*es], ... (es in elements); the unit-stride
+// instantiation lets the compiler keep the 8 partial sums in one vector register.
+template <typename T, typename Acc, bool Unit>
+Acc pairwiseP(const T* p, int64_t n, int64_t es) {
+  auto at = [&](int64_t i) -> Acc { return static_cast<Acc>(Unit ? p[i] : p[i * es]); };
+  if (n < 8) {
+    Acc r = 0;
+    for (int64_t i = 0; i < n; ++i) r += at(i);
+    return r;
+  }
+  if (n <= 128) {
+    Acc r[8];
+    for (int j = 0; j < 8; ++j) r[j] = at(j);
+    int64_t i;
+    for (i = 8; i < n - (n % 8); i += 8)
+      for (int j = 0; j < 8; ++j) r[j] += at(i + j);
+    Acc res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (; i < n; ++i) res += at(i);
+    return res;
+  }
+  int64_t n2 = n / 2;
+  n2 -= n2 % 8;
+  return pairwiseP<T, Acc, Unit>(p, n2, es) + pairwiseP<T, Acc, Unit>(Unit ? p + n2 : p + n2 * es, n - n2, es);
+}
+
+template <typename T, typename Acc>
+Acc pairwiseSum(const Walker& w) {
+  if (w.step && w.step % (int64_t)sizeof(T) == 0) {
+    const T* p = reinterpret_cast<const T*>(w.a->data);
+    int64_t es = w.step / (int64_t)sizeof(T);
+    return es == 1 ? pairwiseP<T, Acc, true>(p, w.size, 1) : pairwiseP<T, Acc, false>(p, w.size, es);
+  }
+  return pairwise<T, Acc>(w, 0, w.size);
+}
+
 template <typename T>
 int32_t reduceTyped(EpCtx* ctx, int op, const Walker& w, bool isFloat, int32_t line, void* out) {
   const char* opname = op == EP_RED_MIN ? "minimum" : "maximum";
   switch (op) {
     case EP_RED_SUM:
-      if (isFloat) *static_cast<T*>(out) = pairwise<T, T>(w, 0, w.size);
+      if (isFloat) *static_cast<T*>(out) = pairwiseSum<T, T>(w);
       else {
         uint64_t s = 0;  // wrap-around like NumPy's int64 accumulator
         for (int64_t i = 0; i < w.size; ++i) s += (uint64_t)(int64_t)load<T, T>(w, i);
@@ -93,10 +128,10 @@ int32_t reduceTyped(EpCtx* ctx, int op, const Walker& w, bool isFloat, int32_t l
       return EP_OK;
     case EP_RED_MEAN:
       if (std::is_same<T, float>::value) {
-        float s = pairwise<float, float>(w, 0, w.size);
+        float s = pairwiseSum<float, float>(w);
         *static_cast<float*>(out) = s / (float)w.size;
       } else {
-        double s = pairwise<T, double>(w, 0, w.size);
+        double s = pairwiseSum<T, double>(w);
         *static_cast<double*>(out) = s / (double)w.size;
       }
       return EP_OK;

@@ -14,6 +14,8 @@ namespace epochpp::codegen {
 using ir::Kind;
 using ir::Type;
 
+struct Fusion;
+
 struct Val {
   llvm::Value* v = nullptr;
   Type t;
@@ -100,6 +102,8 @@ struct FnLowering {
   llvm::Value* stride(Val arr, int d);
   Val alloc(Kind dtype, std::vector<llvm::Value*> shape, int order, int init, int line);
   void elementwiseInto(Val dest, const ir::Expr& e, int line);
+  void fusedLoops(Fusion& fu, Val dest, const std::vector<llvm::Value*>& shape, const ir::Expr& e, int line);
+  void broadcastLeaves(Fusion& fu, const std::vector<llvm::Value*>& shape, int line);
   void assignInto(Val dest, const ir::Expr& value, int line);  // dest[...] = value (broadcast)
   Val reduce(const std::string& op, Val arr, const Type& result, int line);
   Val arrayIntrinsic(const ir::Expr& e);

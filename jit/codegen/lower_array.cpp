@@ -262,6 +262,7 @@ struct Fusion {
   int nd;
   std::vector<Leaf> leaves;
   std::map<const ir::Expr*, size_t> leafOf;
+  bool contigInner = false;  // this loop version: every array leaf is unit-stride in the last dim
 
   void collect(const ir::Expr& e) {
     if (isElementwise(e)) {
@@ -281,10 +282,12 @@ struct Fusion {
       Leaf& l = leaves[leafOf.at(&e)];
       if (!l.v.t.isArray()) return l.v;
       Value* off = b.getInt64(0);
-      for (int d = 0; d < nd; ++d)
+      for (int d = 0; d < nd - (contigInner ? 1 : 0); ++d)
         if (l.strides[d]) off = b.CreateAdd(off, b.CreateMul(idx[d], l.strides[d]));
+      llvm::Type* et = L.m.memTy(l.v.t.dtype);
       Value* p = b.CreateGEP(b.getInt8Ty(), b.CreateExtractValue(l.v.v, {0}), off);
-      Value* v = b.CreateLoad(L.m.memTy(l.v.t.dtype), p);
+      if (contigInner) p = b.CreateGEP(et, p, idx[nd - 1]);  // typed unit stride: LLVM vectorises
+      Value* v = b.CreateLoad(et, p);
       if (l.v.t.dtype == Kind::NpBool) v = b.CreateICmpNE(v, b.getInt8(0));
       return {v, Type::scalar(l.v.t.dtype)};
     }
@@ -352,13 +355,42 @@ Val FnLowering::arrayScalarFunc(const std::string& n, Val a, Kind rk, int line) 
   return {libm(fname.c_str(), {x.v}), T};
 }
 
-// Evaluates element-wise expression `e` into `dest` (whose shape is the broadcast shape).
-void FnLowering::elementwiseInto(Val dest, const ir::Expr& e, int line) {
-  Fusion fu{*this, dest.t.ndim, {}, {}};
-  fu.collect(e);
-  int nd = dest.t.ndim;
-  std::vector<Value*> shape;
-  for (int d = 0; d < nd; ++d) shape.push_back(dim(dest, d));
+// The loop nest of a fused expression, in two versions: unit-stride last dimension for every
+// operand (typed addressing, vectorises) and any strides.
+void FnLowering::fusedLoops(Fusion& fu, Val dest, const std::vector<Value*>& shape, const ir::Expr& e, int line) {
+  int nd = (int)shape.size();
+  Value* contig = b.CreateICmpEQ(stride(dest, nd - 1), i64(itemSize(dest.t.dtype)));
+  for (auto& l : fu.leaves)
+    if (l.v.t.isArray()) {
+      Value* s = l.strides[nd - 1] ? l.strides[nd - 1] : i64(0);
+      contig = b.CreateAnd(contig, b.CreateICmpEQ(s, i64(itemSize(l.v.t.dtype))));
+    }
+  Val destA{dest.v, Type::array(dest.t.dtype, nd, dest.t.layout == ir::Layout::C ? ir::Layout::C : ir::Layout::A)};
+  auto body = [&](std::vector<Value*>& idx) {
+    Val v = fu.elem(e, idx);
+    Val c = convert(v, dest.t.dtype, line);
+    Value* raw = c.v;
+    if (dest.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
+    b.CreateStore(raw, elementPtr(destA, idx));
+  };
+  auto* fast = newBB("fused.contig");
+  auto* slow = newBB("fused.strided");
+  auto* done = newBB("fused.done");
+  b.CreateCondBr(contig, fast, slow);
+  b.SetInsertPoint(fast);
+  fu.contigInner = true;
+  loopNest(shape, body);
+  b.CreateBr(done);
+  b.SetInsertPoint(slow);
+  fu.contigInner = false;
+  loopNest(shape, body);
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+}
+
+// Broadcast strides of the leaves against `shape` (0 where a leaf's dimension is 1).
+void FnLowering::broadcastLeaves(Fusion& fu, const std::vector<Value*>& shape, int line) {
+  int nd = (int)shape.size();
   for (auto& l : fu.leaves) {
     if (!l.v.t.isArray()) continue;
     int k = l.v.t.ndim;
@@ -371,13 +403,16 @@ void FnLowering::elementwiseInto(Val dest, const ir::Expr& e, int line) {
       l.strides[rd] = b.CreateSelect(b.CreateICmpEQ(ld, i64(1)), i64(0), stride(l.v, d));
     }
   }
-  loopNest(shape, [&](std::vector<Value*>& idx) {
-    Val v = fu.elem(e, idx);
-    Val c = convert(v, dest.t.dtype, line);
-    Value* raw = c.v;
-    if (dest.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
-    b.CreateStore(raw, elementPtr(dest, idx));
-  });
+}
+
+// Evaluates element-wise expression `e` into `dest` (whose shape is the broadcast shape).
+void FnLowering::elementwiseInto(Val dest, const ir::Expr& e, int line) {
+  Fusion fu{*this, dest.t.ndim, {}, {}};
+  fu.collect(e);
+  std::vector<Value*> shape;
+  for (int d = 0; d < dest.t.ndim; ++d) shape.push_back(dim(dest, d));
+  broadcastLeaves(fu, shape, line);
+  fusedLoops(fu, dest, shape, e, line);
 }
 
 // A C-ordered scratch array (malloc, no GIL) for a temporary that never reaches Python.
@@ -437,27 +472,10 @@ Val FnLowering::materialise(const ir::Expr& e, bool scratch) {
       shape[rd] = b.CreateSelect(b.CreateICmpEQ(shape[rd], i64(1)), ld, shape[rd]);
     }
   }
+  // the leaves are evaluated once (above); check broadcasting, allocate, fill in one loop nest
+  broadcastLeaves(probe, shape, e.line);
   Val dest = scratch ? scratchAlloc(e.type.dtype, shape) : alloc(e.type.dtype, shape, 0, 0, e.line);
-  // reuse the already evaluated leaves: lower the loop with the probe's leaves
-  for (auto& l : probe.leaves) {
-    if (!l.v.t.isArray()) continue;
-    int k = l.v.t.ndim;
-    l.strides.assign(nd, nullptr);
-    for (int d = 0; d < k; ++d) {
-      int rd = nd - k + d;
-      Value* ld = dim(l.v, d);
-      Value* ok = b.CreateOr(b.CreateICmpEQ(ld, shape[rd]), b.CreateICmpEQ(ld, i64(1)));
-      raiseIf(b.CreateNot(ok), EP_EXC_VALUE, "operands could not be broadcast together", e.line);
-      l.strides[rd] = b.CreateSelect(b.CreateICmpEQ(ld, i64(1)), i64(0), stride(l.v, d));
-    }
-  }
-  loopNest(shape, [&](std::vector<Value*>& idx) {
-    Val v = probe.elem(e, idx);
-    Val c = convert(v, dest.t.dtype, e.line);
-    Value* raw = c.v;
-    if (dest.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
-    b.CreateStore(raw, elementPtr(dest, idx));
-  });
+  fusedLoops(probe, dest, shape, e, e.line);
   return {dest.v, e.type};
 }
 
