@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <llvm/IR/MDBuilder.h>
 
 #include "jit/codegen/codegen.h"
@@ -119,6 +120,11 @@ struct FnLowering {
   void assign(int slot, Val v, int line);
   Val readVar(int slot, int line);
   void forRange(const ir::Stmt& s);
+  void rangeLoops(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n, llvm::BasicBlock* elseB,
+                  llvm::BasicBlock* exitB);
+  void pollEvery(int line);
+  llvm::AllocaInst* pollCounter = nullptr;
+  std::set<const void*> proven;  // accesses / index arithmetic proven in range for the loop being emitted
   void whileLoop(const ir::Stmt& s);
   void ret(Val v, int line);
 };

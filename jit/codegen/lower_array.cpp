@@ -196,7 +196,8 @@ Val FnLowering::indexExpr(const ir::Expr& e) {
   for (size_t k = 1; k < e.args.size(); ++k) {
     Value* i = convert(expr(*e.args[k]), Kind::Int, e.line).v;
     // first-axis iteration (`for x in a`) indexes within range by construction
-    idx.push_back(e.col == 1 ? i : normIndex(i, dim(base, (int)k - 1), (int)k - 1, e.line));
+    bool known = e.col == 1 || proven.count(&e);
+    idx.push_back(known ? i : normIndex(i, dim(base, (int)k - 1), (int)k - 1, e.line));
   }
   return load(base, idx);
 }
@@ -574,7 +575,7 @@ void FnLowering::storeStmt(const ir::Stmt& s) {
     std::vector<Value*> idx;
     for (size_t k = 1; k < s.args.size(); ++k) {
       Value* i = convert(expr(*s.args[k]), Kind::Int, s.line).v;
-      idx.push_back(normIndex(i, dim(base, (int)k - 1), (int)k - 1, s.line));
+      idx.push_back(proven.count(&s) ? i : normIndex(i, dim(base, (int)k - 1), (int)k - 1, s.line));
     }
     storeElem(base, idx, v, s.line);
     return;

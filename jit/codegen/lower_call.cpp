@@ -39,6 +39,11 @@ Val FnLowering::expr(const ir::Expr& e) {
     }
     case ExprKind::Unary: return unary(e, expr(*e.args[0]));
     case ExprKind::Binary: case ExprKind::Compare: {
+      if (proven.count(&e)) {  // index arithmetic whose range the loop's bounds check covered
+        Value* x = convert(expr(*e.args[0]), Kind::Int, e.line).v;
+        Value* y = convert(expr(*e.args[1]), Kind::Int, e.line).v;
+        return {e.op == Op::Add ? b.CreateNSWAdd(x, y) : b.CreateNSWSub(x, y), e.type};
+      }
       Val a = expr(*e.args[0]);
       Val c = expr(*e.args[1]);
       const ir::Expr& r = *e.args[1];

@@ -1,4 +1,5 @@
 // jit/codegen/lower_stmt.cpp — statements: locals, if/for/while with break/continue/else, returns.
+#include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/MDBuilder.h>
 
 #include "jit/codegen/codegen_impl.h"
@@ -101,11 +102,68 @@ void FnLowering::forRange(const ir::Stmt& s) {
   if (constStep) n = count(cs > 0);
   else n = b.CreateSelect(b.CreateICmpSGT(step, i64(0)), count(true), count(false));
 
+  auto* elseB = newBB("for.else");
+  auto* exitB = newBB("for.end");
+  if (s.hoisted.empty()) {
+    rangeLoops(s, start, step, n, elseB, exitB);
+  } else {
+    // Bounds of every hoisted access over the whole iteration space, checked once.
+    Value* first = start;
+    Value* last = b.CreateAdd(start, b.CreateMul(b.CreateSub(n, i64(1)), step));
+    Value* lo = b.CreateSelect(b.CreateICmpSLT(first, last), first, last);
+    Value* hi = b.CreateSelect(b.CreateICmpSLT(first, last), last, first);
+    Value* ok = b.getTrue();
+    for (auto& h : s.hoisted) {
+      Value* base = b.CreateLoad(m.lower(f.locals[h.base_slot].type), slots[h.base_slot]);
+      Val arr{base, f.locals[h.base_slot].type};
+      for (size_t d = 0; d < h.dims.size(); ++d) {
+        const ir::IndexTerm& t = h.dims[d];
+        Value *tlo, *thi;
+        if (t.slot == s.slot) { tlo = lo; thi = hi; }
+        else if (t.slot >= 0) tlo = thi = b.CreateLoad(b.getInt64Ty(), slots[t.slot]);
+        else tlo = thi = i64(0);
+        Value* f1 = nullptr;
+        Value* f2 = nullptr;
+        Value* a1 = b.CreateExtractValue(b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, tlo, i64(t.offset)), {0});
+        f1 = b.CreateExtractValue(b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, tlo, i64(t.offset)), {1});
+        Value* a2 = b.CreateExtractValue(b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, thi, i64(t.offset)), {0});
+        f2 = b.CreateExtractValue(b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, thi, i64(t.offset)), {1});
+        Value* in = b.CreateAnd(b.CreateICmpSGE(a1, i64(0)), b.CreateICmpSLT(a2, dim(arr, (int)d)));
+        ok = b.CreateAnd(ok, b.CreateAnd(in, b.CreateNot(b.CreateOr(f1, f2))));
+      }
+    }
+    ok = b.CreateOr(ok, b.CreateICmpEQ(n, i64(0)));
+    auto* fastB = newBB("for.unchecked");
+    auto* slowB = newBB("for.checked");
+    b.CreateCondBr(ok, fastB, slowB);
+    b.SetInsertPoint(fastB);
+    for (auto& h : s.hoisted) {
+      proven.insert(h.load ? (const void*)h.load : (const void*)h.store);
+      for (auto& t : h.dims)
+        if (t.arith) proven.insert(t.arith);
+    }
+    rangeLoops(s, start, step, n, elseB, exitB);
+    for (auto& h : s.hoisted) {
+      proven.erase(h.load ? (const void*)h.load : (const void*)h.store);
+      for (auto& t : h.dims)
+        if (t.arith) proven.erase(t.arith);
+    }
+    b.SetInsertPoint(slowB);
+    rangeLoops(s, start, step, n, elseB, exitB);
+  }
+  b.SetInsertPoint(elseB);
+  block(s.orelse);
+  b.CreateBr(exitB);
+  b.SetInsertPoint(exitB);
+}
+
+// The loop over k in [0, n) (i = start + k*step), ending in `elseB` when it runs out and in
+// `exitB` on break. Innermost loops are strip-mined: no poll inside a chunk (so it vectorises),
+// Ctrl-C is noticed between chunks of 2**16 iterations.
+void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value* n, BasicBlock* elseB, BasicBlock* exitB) {
   auto poll = [&]() {
     raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", s.line);
   };
-  auto* elseB = newBB("for.else");
-  auto* exitB = newBB("for.end");
   auto emitLoop = [&](Value* from, Value* to, BasicBlock* done, bool pollEach) {
     BasicBlock* pre = b.GetInsertBlock();
     auto* head = newBB("for.head");
@@ -123,13 +181,11 @@ void FnLowering::forRange(const ir::Stmt& s) {
     loops.pop_back();
     b.CreateBr(latch);
     b.SetInsertPoint(latch);
-    if (pollEach) poll();
+    if (pollEach) pollEvery(s.line);
     k->addIncoming(b.CreateAdd(k, i64(1), "", true, true), b.GetInsertBlock());
     b.CreateBr(head);
   };
   if (!containsLoop(s.body)) {
-    // Innermost loop: strip-mined so the inner part has no poll (it vectorises) and Ctrl-C
-    // is still seen every 2**16 iterations.
     const int64_t CH = 1 << 16;
     BasicBlock* pre = b.GetInsertBlock();
     auto* chead = newBB("chunk.head");
@@ -150,10 +206,25 @@ void FnLowering::forRange(const ir::Stmt& s) {
   } else {
     emitLoop(i64(0), n, elseB, true);
   }
-  b.SetInsertPoint(elseB);
-  block(s.orelse);
-  b.CreateBr(exitB);
-  b.SetInsertPoint(exitB);
+}
+
+// Outer loops and while loops: count iterations in a local, poll for Ctrl-C every 2**16.
+void FnLowering::pollEvery(int line) {
+  if (!pollCounter) {
+    pollCounter = entryAlloca(b.getInt64Ty(), "poll.n");
+    IRBuilder<> eb(pollCounter->getNextNode());
+    eb.CreateStore(i64(0), pollCounter);
+  }
+  Value* c = b.CreateAdd(b.CreateLoad(b.getInt64Ty(), pollCounter), i64(1));
+  b.CreateStore(c, pollCounter);
+  auto* pollB = newBB("poll");
+  auto* cont = newBB("poll.done");
+  b.CreateCondBr(b.CreateICmpEQ(b.CreateAnd(c, i64((1 << 16) - 1)), i64(0)), pollB, cont,
+                 MDBuilder(m.C).createBranchWeights(1, 1 << 16));
+  b.SetInsertPoint(pollB);
+  raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", line);
+  b.CreateBr(cont);
+  b.SetInsertPoint(cont);
 }
 
 void FnLowering::whileLoop(const ir::Stmt& s) {
@@ -169,7 +240,7 @@ void FnLowering::whileLoop(const ir::Stmt& s) {
   loops.push_back({exitB, head});
   block(s.body);
   loops.pop_back();
-  raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", s.line);
+  pollEvery(s.line);
   b.CreateBr(head);
   b.SetInsertPoint(elseB);
   block(s.orelse);

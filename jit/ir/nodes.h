@@ -64,6 +64,20 @@ struct Expr {
   std::vector<ExprPtr> args;
 };
 
+// An element access inside a loop whose indices are affine in loop-invariant integers
+// (written by the bounds-hoisting pass): index d is value(slot_d) + offset_d (slot -1: constant).
+struct IndexTerm {
+  int slot = -1;
+  int64_t offset = 0;
+  const Expr* arith = nullptr;  // the `v + c` / `v - c` node, if any (cannot overflow once proven)
+};
+struct HoistedAccess {
+  const Expr* load = nullptr;   // an Index expression, or
+  const struct Stmt* store = nullptr;  // a Store statement
+  int base_slot = -1;           // the array (a local not assigned in the loop)
+  std::vector<IndexTerm> dims;
+};
+
 enum class StmtKind : uint8_t {
   Assign,    // slot = value
   Store,     // target[indices] = value   (target: args[0], indices args[1..], value: `value`)
@@ -90,6 +104,7 @@ struct Stmt {
   Block body, orelse;
   // Facts written by passes.
   bool parallel = false;       // For: iterations are independent (Level 3)
+  std::vector<HoistedAccess> hoisted;  // For: accesses whose bounds are checked once, before the loop
 };
 
 struct Local {

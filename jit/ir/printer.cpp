@@ -111,7 +111,9 @@ struct Printer {
         break;
       case StmtKind::For:
         line(d) << "for" << (s.parallel ? "[parallel]" : "") << " " << name(s.slot) << " in "
-                << expr(*s.value) << ":\n";
+                << expr(*s.value) << ":";
+        if (!s.hoisted.empty()) out << "  # bounds checked before the loop: " << s.hoisted.size() << " access(es)";
+        out << "\n";
         block(s.body, d + 1);
         if (!s.orelse.empty()) {
           line(d) << "else:\n";

@@ -15,6 +15,11 @@ using CalleeTyper = std::function<ir::Type(int callee, const std::vector<ir::Typ
 // type_inference.cpp: assigns a type to every local and expression from the parameter types.
 bool inferTypes(ir::Function& f, const std::vector<ir::Type>& params, const CalleeTyper& callees);
 
+// bounds_hoist.cpp: finds array accesses in `for` loops whose indices are affine in the loop
+// variable and loop-invariant integers, so codegen can check their bounds once before the loop
+// (running a fully checked copy of the loop when the check fails: errors stay exact).
+bool hoistBoundsChecks(ir::Function& f);
+
 // effects.cpp: which functions write memory they did not allocate, and which may deopt.
 bool analyseEffects(ir::Function& f);
 

@@ -14,6 +14,7 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   inferTypes(f, params, callees);
   if (opts.verify) check(f, true, "type inference");
   analyseEffects(f);
+  hoistBoundsChecks(f);
 }
 
 }  // namespace epochpp::passes
