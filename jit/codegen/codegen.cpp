@@ -57,11 +57,17 @@ llvm::Type* ModuleLowering::lower(const ir::Type& t) {
   }
 }
 
+// Internal functions: {i32 status, result} f(ctx, i32 depth, params...) — results and the
+// recursion depth stay in registers.
 FunctionType* ModuleLowering::fnType(const ir::Function& f) {
   auto* ptr = PointerType::get(C, 0);
-  std::vector<llvm::Type*> params = {ptr, ptr};  // ctx, result
+  std::vector<llvm::Type*> params = {ptr, llvm::Type::getInt32Ty(C)};
   for (int i = 0; i < f.num_params; ++i) params.push_back(lower(f.param_types[i]));
-  return FunctionType::get(llvm::Type::getInt32Ty(C), params, false);
+  return FunctionType::get(retType(f), params, false);
+}
+
+StructType* ModuleLowering::retType(const ir::Function& f) {
+  return StructType::get(C, {llvm::Type::getInt32Ty(C), lower(f.return_type)});
 }
 
 FunctionCallee ModuleLowering::rt(const std::string& name) {
@@ -139,11 +145,10 @@ void ModuleLowering::buildEntry(const ir::Function& f, llvm::Function* impl, con
       }
     }
   };
-  std::vector<Value*> args = {ctx, nullptr};
+  std::vector<Value*> args = {ctx, b.getInt32(0)};
   for (int i = 0; i < f.num_params; ++i) args.push_back(unpack(f.param_types[i], argSlots));
-  Value* res = b.CreateAlloca(lower(f.return_type));
-  args[1] = res;
-  Value* status = b.CreateCall(impl, args);
+  Value* call = b.CreateCall(impl, args);
+  Value* status = b.CreateExtractValue(call, {0});
   auto* ok = BasicBlock::Create(C, "ok", entry);
   auto* bad = BasicBlock::Create(C, "bad", entry);
   b.CreateCondBr(b.CreateICmpEQ(status, b.getInt32(0)), ok, bad);
@@ -182,7 +187,7 @@ void ModuleLowering::buildEntry(const ir::Function& f, llvm::Function* impl, con
       }
     }
   };
-  pack(f.return_type, b.CreateLoad(lower(f.return_type), res));
+  pack(f.return_type, b.CreateExtractValue(call, {1}));
   b.CreateRet(b.getInt32(0));
 }
 
@@ -196,9 +201,14 @@ AllocaInst* FnLowering::entryAlloca(llvm::Type* t, const char* name) {
 
 Value* FnLowering::cstr(const std::string& s) { return b.CreateGlobalStringPtr(s, "msg", 0, &m.M); }
 
+void FnLowering::retStatus(Value* status) {
+  Value* r = UndefValue::get(m.retType(f));
+  b.CreateRet(b.CreateInsertValue(r, status, {0}));
+}
+
 void FnLowering::raiseNow(int kind, const std::string& msg, int line) {
   b.CreateCall(m.rt("ep_rt_raise"), {ctx, i32(kind), i32(line), cstr(msg)});
-  b.CreateRet(i32(EP_ERROR));
+  retStatus(i32(EP_ERROR));
   b.SetInsertPoint(newBB("after.raise"));
 }
 
@@ -208,7 +218,7 @@ void FnLowering::raiseIf(Value* cond, int kind, const std::string& msg, int line
   b.CreateCondBr(cond, bad, ok, MDBuilder(m.C).createBranchWeights(1, 1 << 20));
   b.SetInsertPoint(bad);
   b.CreateCall(m.rt("ep_rt_raise"), {ctx, i32(kind), i32(line), cstr(msg)});
-  b.CreateRet(i32(EP_ERROR));
+  retStatus(i32(EP_ERROR));
   b.SetInsertPoint(ok);
 }
 
@@ -217,7 +227,7 @@ void FnLowering::deoptIf(Value* cond) {
   auto* ok = newBB("ok");
   b.CreateCondBr(cond, bad, ok, MDBuilder(m.C).createBranchWeights(1, 1 << 20));
   b.SetInsertPoint(bad);
-  b.CreateRet(i32(EP_DEOPT));
+  retStatus(i32(EP_DEOPT));
   b.SetInsertPoint(ok);
 }
 
@@ -226,14 +236,14 @@ void FnLowering::checkStatus(Value* status) {
   auto* ok = newBB("ok");
   b.CreateCondBr(b.CreateICmpNE(status, i32(0)), bad, ok, MDBuilder(m.C).createBranchWeights(1, 1 << 20));
   b.SetInsertPoint(bad);
-  b.CreateRet(status);
+  retStatus(status);
   b.SetInsertPoint(ok);
 }
 
 void FnLowering::run() {
   b.SetInsertPoint(BasicBlock::Create(m.C, "entry", fn));
   ctx = fn->getArg(0);
-  retPtr = fn->getArg(1);
+  depth = fn->getArg(1);
   for (size_t i = 0; i < f.locals.size(); ++i) {
     slots.push_back(entryAlloca(m.lower(f.locals[i].type), f.locals[i].name.c_str()));
     defined.push_back(entryAlloca(b.getInt1Ty(), "def"));
@@ -242,21 +252,9 @@ void FnLowering::run() {
       b.CreateStore(coerce({fn->getArg(2 + i), f.param_types[i]}, f.locals[i].type, f.first_line).v, slots.back());
   }
   // Recursion depth guard (CPython raises RecursionError; we never overflow the C stack).
-  Value* depthPtr = b.CreateStructGEP(StructType::get(m.C, {b.getInt32Ty(), b.getInt32Ty(), ArrayType::get(b.getInt8Ty(), 240), b.getPtrTy(), b.getInt32Ty()}), ctx, 4);
-  Value* depth = b.CreateAdd(b.CreateLoad(b.getInt32Ty(), depthPtr), i32(1));
-  b.CreateStore(depth, depthPtr);
   raiseIf(b.CreateICmpSGT(depth, i32(2000)), EP_EXC_RECURSION, "maximum recursion depth exceeded", f.first_line);
   block(f.body);
   if (!b.GetInsertBlock()->getTerminator()) b.CreateUnreachable();
-  // Every `ret` restores the depth: rewrite returns to decrement first.
-  std::vector<ReturnInst*> rets;
-  for (auto& bb : *fn)
-    if (auto* r = dyn_cast<ReturnInst>(bb.getTerminator())) rets.push_back(r);
-  for (auto* r : rets) {
-    IRBuilder<> rb(r);
-    Value* p = rb.CreateStructGEP(StructType::get(m.C, {rb.getInt32Ty(), rb.getInt32Ty(), ArrayType::get(rb.getInt8Ty(), 240), rb.getPtrTy(), rb.getInt32Ty()}), ctx, 4);
-    rb.CreateStore(rb.CreateSub(rb.CreateLoad(rb.getInt32Ty(), p), rb.getInt32(1)), p);
-  }
 }
 
 std::unique_ptr<Module> lowerToLLVM(LLVMContext& ctx, const LoweringInput& in) {

@@ -35,6 +35,7 @@ struct ModuleLowering {
   llvm::Type* scalarTy(Kind k);
   llvm::Type* memTy(Kind dtype);               // in-memory element type (bool is i8)
   llvm::FunctionType* fnType(const ir::Function& f);
+  llvm::StructType* retType(const ir::Function& f);
   llvm::FunctionCallee rt(const std::string& name);  // runtime ABI functions by name
   void buildEntry(const ir::Function& f, llvm::Function* impl, const std::string& name);
 };
@@ -46,7 +47,7 @@ struct FnLowering {
   llvm::Function* fn;
   llvm::IRBuilder<> b;
   llvm::Value* ctx = nullptr;
-  llvm::Value* retPtr = nullptr;
+  llvm::Value* depth = nullptr;  // recursion depth of this activation
   std::vector<llvm::AllocaInst*> slots, defined;
   struct Loop { llvm::BasicBlock* brk; llvm::BasicBlock* cont; };
   std::vector<Loop> loops;
@@ -63,6 +64,7 @@ struct FnLowering {
   // Emits `if (cond) raise kind(msg)` at `line`, continuing in a fresh block.
   void raiseIf(llvm::Value* cond, int kind, const std::string& msg, int line);
   void raiseNow(int kind, const std::string& msg, int line);
+  void retStatus(llvm::Value* status);  // return a non-OK status (result undefined)
   void deoptIf(llvm::Value* cond);
   void checkStatus(llvm::Value* status);  // propagate a callee's non-zero status
   llvm::Value* cstr(const std::string& s);

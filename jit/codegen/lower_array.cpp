@@ -26,7 +26,7 @@ Value* FnLowering::normIndex(Value* i, Value* size, int axis, int line) {
   b.CreateCondBr(b.CreateICmpUGE(j, size), bad, ok, MDBuilder(m.C).createBranchWeights(1, 1 << 20));
   b.SetInsertPoint(bad);
   b.CreateCall(m.rt("ep_rt_raise_index"), {ctx, i32(line), i, i32(axis), size});
-  b.CreateRet(i32(EP_ERROR));
+  retStatus(i32(EP_ERROR));
   b.SetInsertPoint(ok);
   return j;
 }
@@ -74,7 +74,7 @@ void FnLowering::storeElem(Val a, const std::vector<Value*>& idx, Val v, int lin
       b.CreateCondBr(out, bad, ok);
       b.SetInsertPoint(bad);
       b.CreateCall(m.rt("ep_rt_raise_int_bounds"), {ctx, i32(line), x, i32(32)});
-      b.CreateRet(i32(EP_ERROR));
+      retStatus(i32(EP_ERROR));
       b.SetInsertPoint(ok);
       c = {b.CreateTrunc(x, b.getInt32Ty()), Type::scalar(dt)};
     } else {

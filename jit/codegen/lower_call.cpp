@@ -307,13 +307,11 @@ Val FnLowering::roundIntNeg(Value* x, Value* nd, int line) {
 Val FnLowering::callFunc(const ir::Expr& e) {
   int target = m.in.callee_map[index][e.callee];
   const ir::Function& g = *m.in.functions[target];
-  std::vector<Value*> args = {ctx, nullptr};
+  std::vector<Value*> args = {ctx, b.CreateAdd(depth, i32(1))};
   for (size_t i = 0; i < e.args.size(); ++i) args.push_back(coerce(expr(*e.args[i]), g.param_types[i], e.line).v);
-  Value* res = entryAlloca(m.lower(g.return_type), "call.ret");
-  args[1] = res;
-  Value* st = b.CreateCall(m.fns[target], args);
-  checkStatus(st);
-  return coerce({b.CreateLoad(m.lower(g.return_type), res), g.return_type}, e.type, e.line);
+  Value* call = b.CreateCall(m.fns[target], args);
+  checkStatus(b.CreateExtractValue(call, {0}));
+  return coerce({b.CreateExtractValue(call, {1}), g.return_type}, e.type, e.line);
 }
 
 }  // namespace epochpp::codegen

@@ -121,7 +121,7 @@ Val FnLowering::convert(Val x, Kind to, int line) {
       b.CreateCondBr(out, bad, ok);
       b.SetInsertPoint(bad);
       b.CreateCall(m.rt("ep_rt_raise_int_bounds"), {ctx, i32(line), v, i32(32)});
-      b.CreateRet(i32(EP_ERROR));
+      retStatus(i32(EP_ERROR));
       b.SetInsertPoint(ok);
     }
     return {b.CreateSExtOrTrunc(v, dst), tt};

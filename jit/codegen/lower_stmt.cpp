@@ -25,8 +25,9 @@ Val FnLowering::readVar(int slot, int line) {
 
 void FnLowering::ret(Val v, int line) {
   Val c = coerce(v, f.return_type, line);
-  b.CreateStore(c.v, retPtr);
-  b.CreateRet(i32(EP_OK));
+  Value* r = UndefValue::get(m.retType(f));
+  r = b.CreateInsertValue(r, i32(EP_OK), {0});
+  b.CreateRet(b.CreateInsertValue(r, c.v, {1}));
   b.SetInsertPoint(newBB("after.return"));
 }
 
