@@ -201,6 +201,10 @@ void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value*
     Value* end = b.CreateSelect(b.CreateICmpULT(b.CreateSub(n, kc), i64(CH)), n, b.CreateAdd(kc, i64(CH)));
     emitLoop(kc, end, clatch, false);
     b.SetInsertPoint(clatch);
+    // poll only between chunks: a loop shorter than a chunk never calls out
+    auto* pollB = newBB("chunk.poll");
+    b.CreateCondBr(b.CreateICmpULT(end, n), pollB, elseB);
+    b.SetInsertPoint(pollB);
     poll();
     kc->addIncoming(b.CreateAdd(kc, i64(CH)), b.GetInsertBlock());
     b.CreateBr(chead);
