@@ -1,0 +1,222 @@
+"""The dispatcher's contract beyond values: stages, dumps, settings, the GIL, Ctrl-C, references, caches."""
+import gc
+import os
+import signal
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import diffharness  # noqa: F401  (puts the package on sys.path when it is not installed)
+
+epochpp = diffharness.get_epochpp()
+
+pytestmark = pytest.mark.skipif(diffharness.FAKE_JIT, reason="needs the real compiler")
+
+
+def saxpy(a, x, y):
+    for i in range(len(x)):
+        y[i] = a * x[i] + y[i]
+    return y
+
+
+def test_inspect_stages():
+    f = epochpp.jit(saxpy)
+    x = np.arange(8.0)
+    f(2.0, x, np.ones(8))
+    ir = f.inspect("ir")
+    assert "func saxpy(a: float, x: array[float64, 1d, C], y: array[float64, 1d, C])" in ir
+    assert "bounds checked before the loop" in ir
+    llvm = f.inspect("llvm")
+    assert "define" in llvm and "fmul" in llvm
+    asm = f.inspect("asm")
+    assert "ret" in asm
+    with pytest.raises(ValueError):
+        f.inspect("nonsense")
+
+
+def test_inspect_before_first_call_says_so():
+    f = epochpp.jit(saxpy)
+    with pytest.raises(RuntimeError, match="call the function once"):
+        f.inspect("ir")
+
+
+def test_dump_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("EPOCHPP_DUMP", "ir,llvm,asm")
+    monkeypatch.setenv("EPOCHPP_DUMP_DIR", str(tmp_path))
+
+    def dumped(n):
+        s = 0
+        for i in range(n):
+            s += i
+        return s
+
+    assert epochpp.jit(dumped)(10) == 45
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert any(n.endswith(".ir") for n in names), names
+    assert any(n.endswith(".ll") for n in names), names
+    assert any(n.endswith(".s") for n in names), names
+    ir = next(p for p in tmp_path.iterdir() if p.name.endswith(".ir")).read_text()
+    assert "func dumped(n: int) -> int" in ir
+
+
+def test_settings_registry_lists_every_variable():
+    names = {s["env"]: s for s in epochpp.settings()}
+    for env in ("EPOCHPP_LEVEL", "EPOCHPP_DISABLE", "EPOCHPP_DUMP", "EPOCHPP_DUMP_DIR", "EPOCHPP_NUM_THREADS",
+                "EPOCHPP_CACHE_DIR", "EPOCHPP_GPU_MIN_ELEMENTS", "EPOCHPP_MAX_SIGNATURES"):
+        assert env in names and names[env]["doc"]
+
+
+def test_decorator_forms_and_metadata():
+    @epochpp.jit
+    def a(x):
+        """doc"""
+        return x + 1
+
+    @epochpp.jit()
+    def b(x):
+        return x + 2
+
+    @epochpp.jit(level=2)
+    def c(x):
+        return x + 3
+
+    assert (a(1), b(1), c(1)) == (2, 3, 4)
+    assert a.__name__ == "a" and a.__doc__ == "doc" and a.py_func.__name__ == "a"
+    assert epochpp.jit(a) is a
+    with pytest.raises(TypeError):
+        epochpp.jit(lambda x: x, bogus=1)
+
+
+def test_keyword_and_default_arguments_run_in_the_interpreter():
+    def kw(x, y):
+        return x - y
+
+    f = epochpp.jit(kw)
+    assert f(5, y=2) == 3
+    assert f.stats["interpreted_calls"] == 1
+
+    def dflt(x, y=10):
+        return x * y
+
+    g = epochpp.jit(dflt)
+    assert g(3) == 30 and "default arguments" in epochpp.explain(g)
+
+
+def spin(n):
+    s = 0.0
+    for i in range(n):
+        s += (i % 7) * 0.5
+    return s
+
+
+def test_gil_is_released_during_native_code():
+    f = epochpp.jit(spin)
+    f(10)
+    ticks = []
+    stop = threading.Event()
+
+    def ticker():
+        while not stop.is_set():
+            ticks.append(time.perf_counter())
+            time.sleep(0.001)
+
+    t = threading.Thread(target=ticker)
+    t.start()
+    time.sleep(0.01)
+    before = len(ticks)
+    f(400_000_000)  # ~0.3-1 s of native work
+    after = len(ticks)
+    stop.set()
+    t.join()
+    assert after - before > 20, "the other thread did not run while compiled code ran"
+
+
+def test_ctrl_c_interrupts_a_long_compiled_loop():
+    f = epochpp.jit(spin)
+    f(10)
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        f(50_000_000_000)  # minutes of work
+    elapsed = time.perf_counter() - t0 - 0.2
+    assert elapsed < 0.5, f"KeyboardInterrupt took {elapsed:.3f} s"
+
+
+def deep(n):
+    if n == 0:
+        return 0
+    return 1 + deep(n - 1)
+
+
+def test_recursion_limit_raises_recursion_error():
+    f = epochpp.jit(deep)
+    assert f(100) == 100
+    with pytest.raises(RecursionError):
+        f(100_000)
+
+
+def make_arrays(a):
+    b = a * 2.0
+    c = np.zeros(len(a))
+    return b, c, a[1:], np.sum(np.sqrt(a))
+
+
+def test_no_reference_leaks():
+    f = epochpp.jit(make_arrays)
+    a = np.arange(100.0)
+    f(a)
+    gc.collect()
+    base_a = sys.getrefcount(a)
+    for _ in range(200):
+        f(a)
+    gc.collect()
+    assert sys.getrefcount(a) == base_a
+    if hasattr(sys, "gettotalrefcount"):  # debug builds only
+        return
+    import tracemalloc
+    tracemalloc.start()
+    for _ in range(100):
+        f(a)
+    snap1 = tracemalloc.take_snapshot()
+    for _ in range(2000):
+        f(a)
+    snap2 = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(s.size_diff for s in snap2.compare_to(snap1, "filename") if s.size_diff > 0)
+    assert grown < 200_000, f"memory grew by {grown} bytes over 2000 calls"
+
+
+def test_signature_cache_is_bounded(monkeypatch):
+    monkeypatch.setenv("EPOCHPP_MAX_SIGNATURES", "3")
+
+    def ident(x):
+        return x
+
+    f = epochpp.jit(ident)
+    values = [1, 2.5, True, np.float32(1), np.int32(3), np.int64(4), (1, 2)]
+    for v in values:
+        assert f(v) == v
+    assert len(f.signatures) == 3
+    assert f.stats["interpreted_calls"] == len(values) - 3
+
+
+def test_global_rebinding_is_seen():
+    ns = {}
+    exec("K = 3\ndef g(x):\n    return x * K\n", ns)
+    import linecache
+    # give the exec'd function a real source so the frontend can read it
+    src = "K = 3\ndef g(x):\n    return x * K\n"
+    linecache.cache["<epochpp-test-global>"] = (len(src), None, src.splitlines(True), "<epochpp-test-global>")
+    code = compile(src, "<epochpp-test-global>", "exec")
+    ns = {}
+    exec(code, ns)
+    f = epochpp.jit(ns["g"])
+    assert f(2) == 6 and f.stats["native_calls"] == 1
+    ns["K"] = 10
+    assert f(2) == 20
+    ns["K"] = 2.5
+    assert f(2) == 5.0 and type(f(2)) is float
