@@ -50,7 +50,9 @@ struct Driver {
     py::tuple st = src.cast<py::tuple>();
     auto unit = std::make_unique<Unit>();
     unit->pyfunc = py::reinterpret_borrow<py::object>(pyfunc);
-    unit->fr = frontend::lower(st[0], pyfunc.attr("__globals__"), st[1].cast<std::string>());
+    std::vector<std::string> freevars;
+    for (auto v : pyfunc.attr("__code__").attr("co_freevars")) freevars.push_back(py::str(v));
+    unit->fr = frontend::lower(st[0], pyfunc.attr("__globals__"), st[1].cast<std::string>(), freevars);
     unit->callee_map.assign(unit->fr.fn.callees.size(), -1);
     int idx = (int)units.size();
     units.push_back(std::move(unit));

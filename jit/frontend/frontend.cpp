@@ -226,8 +226,10 @@ void Walker::stmt(py::handle s, Block& out) {
   }
 }
 
-FrontendResult lower(py::handle funcdef, py::handle globals, const std::string& file) {
+FrontendResult lower(py::handle funcdef, py::handle globals, const std::string& file,
+                     const std::vector<std::string>& freevars) {
   Walker w;
+  w.freevars.insert(freevars.begin(), freevars.end());
   w.globals = globals;
   w.builtins = py::module_::import("builtins");
   w.math_mod = py::module_::import("math");

@@ -26,6 +26,8 @@ struct FrontendResult {
 
 // `funcdef` is an ast.FunctionDef whose line numbers are the file's; `globals` the function's
 // __globals__. Throws ir::Unsupported naming the line and construct when it cannot lower.
-FrontendResult lower(py::handle funcdef, py::handle globals, const std::string& file);
+// `freevars`: the names the function closes over (co_freevars), which are not compiled.
+FrontendResult lower(py::handle funcdef, py::handle globals, const std::string& file,
+                     const std::vector<std::string>& freevars = {});
 
 }  // namespace epochpp::frontend

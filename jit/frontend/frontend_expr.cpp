@@ -103,6 +103,8 @@ ExprPtr Walker::name(py::handle e) {
   std::string n = py::str(e.attr("id"));
   int line = lineOf(e);
   if (assigned.count(n)) return mkVar(fn().addLocal(n), line);
+  if (freevars.count(n))
+    unsupported(e, "the closure variable '" + n + "' (a nested function's free variables are not compiled; pass it as an argument)");
   bool found = false;
   py::object v = lookupGlobal(n, &found);
   if (!found) unsupported(e, "the name '" + n + "', which is not defined");

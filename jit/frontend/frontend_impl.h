@@ -13,6 +13,7 @@ struct Walker {
   py::object builtins;
   py::object math_mod, np_mod;
   std::set<std::string> assigned;  // names bound anywhere in the function: locals
+  std::set<std::string> freevars;  // closure variables
   int tmp_counter = 0;
 
   ir::Function& fn() { return res.fn; }
