@@ -100,6 +100,7 @@ struct FnLowering {
   llvm::Value* normIndex(llvm::Value* i, llvm::Value* size, int axis, int line);
   Val load(Val arr, const std::vector<llvm::Value*>& idx);
   void storeElem(Val arr, const std::vector<llvm::Value*>& idx, Val v, int line);
+  void storeRaw(Val arr, const std::vector<llvm::Value*>& idx, Val v);
   Val view(Val arr, const ir::Expr& e, size_t first_idx, const Type& result);
   llvm::Value* dim(Val arr, int d);
   llvm::Value* stride(Val arr, int d);

@@ -66,25 +66,19 @@ void FnLowering::storeElem(Val a, const std::vector<Value*>& idx, Val v, int lin
   if (!ir::isFloatKind(dt) && dt != Kind::NpBool) {
     Val asInt = v;
     if (v.t.kind == Kind::Union || ir::isFloatKind(v.t.kind)) asInt = convert(v, Kind::Int, line);
-    if (dt == Kind::NpInt32) {
-      Value* x = convert(asInt, Kind::Int, line).v;
-      Value* out = b.CreateOr(b.CreateICmpSGT(x, i64(INT32_MAX)), b.CreateICmpSLT(x, i64(INT32_MIN)));
-      auto* bad = newBB("store.bounds");
-      auto* ok = newBB("ok");
-      b.CreateCondBr(out, bad, ok);
-      b.SetInsertPoint(bad);
-      b.CreateCall(m.rt("ep_rt_raise_int_bounds"), {ctx, i32(line), x, i32(32)});
-      retStatus(i32(EP_ERROR));
-      b.SetInsertPoint(ok);
-      c = {b.CreateTrunc(x, b.getInt32Ty()), Type::scalar(dt)};
-    } else {
-      c = convert(asInt, dt, line);
-    }
+    // through a Python int: an np.int64 too big for int32 raises OverflowError like a Python int
+    if (dt == Kind::NpInt32) asInt = convert(asInt, Kind::Int, line);
+    c = convert(asInt, dt, line);
   } else {
     c = convert(v, dt, line);
   }
-  Value* raw = c.v;
-  if (dt == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
+  storeRaw(a, idx, c);
+}
+
+// Stores a value already of the array's element kind (bool as one byte).
+void FnLowering::storeRaw(Val a, const std::vector<Value*>& idx, Val v) {
+  Value* raw = v.v;
+  if (a.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
   b.CreateStore(raw, elementPtr(a, idx));
 }
 
@@ -368,11 +362,7 @@ void FnLowering::fusedLoops(Fusion& fu, Val dest, const std::vector<Value*>& sha
     }
   Val destA{dest.v, Type::array(dest.t.dtype, nd, dest.t.layout == ir::Layout::C ? ir::Layout::C : ir::Layout::A)};
   auto body = [&](std::vector<Value*>& idx) {
-    Val v = fu.elem(e, idx);
-    Val c = convert(v, dest.t.dtype, line);
-    Value* raw = c.v;
-    if (dest.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
-    b.CreateStore(raw, elementPtr(destA, idx));
+    storeRaw(destA, idx, convert(fu.elem(e, idx), dest.t.dtype, line));
   };
   auto* fast = newBB("fused.contig");
   auto* slow = newBB("fused.strided");
@@ -529,12 +519,7 @@ void FnLowering::assignInto(Val dest, const ir::Expr& value, int line) {
   for (int d = 0; d < src.t.ndim; ++d) sshape.push_back(dim(src, d));
   Val tmp = alloc(src.t.dtype, sshape, 0, 0, line);
   Val srcA{src.v, Type::array(src.t.dtype, src.t.ndim, ir::Layout::A)};
-  loopNest(sshape, [&](std::vector<Value*>& idx) {
-    Val v = load(srcA, idx);
-    Value* raw = v.v;
-    if (src.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
-    b.CreateStore(raw, elementPtr(tmp, idx));
-  });
+  loopNest(sshape, [&](std::vector<Value*>& idx) { storeRaw(tmp, idx, load(srcA, idx)); });
   BasicBlock* copyEnd = b.GetInsertBlock();
   b.CreateBr(joinB);
   b.SetInsertPoint(joinB);
@@ -558,10 +543,7 @@ void FnLowering::assignInto(Val dest, const ir::Expr& value, int line) {
       if (bstr[d]) off = b.CreateAdd(off, b.CreateMul(idx[d], bstr[d]));
     Value* v = b.CreateLoad(m.memTy(from.t.dtype), b.CreateGEP(b.getInt8Ty(), b.CreateExtractValue(from.v, {0}), off));
     Val sv{from.t.dtype == Kind::NpBool ? b.CreateICmpNE(v, b.getInt8(0)) : v, Type::scalar(from.t.dtype)};
-    Val c = convert(sv, dest.t.dtype, line);
-    Value* raw = c.v;
-    if (dest.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
-    b.CreateStore(raw, elementPtr(dest, idx));
+    storeRaw(dest, idx, convert(sv, dest.t.dtype, line));
   });
 }
 
@@ -665,12 +647,7 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
     for (int d = 0; d < src.t.ndim; ++d) shape.push_back(dim(src, d));
     Val r = alloc(e.type.dtype, shape, e.type.layout == ir::Layout::F ? 1 : 0, 0, line);
     Val srcA{src.v, Type::array(src.t.dtype, src.t.ndim, ir::Layout::A)};
-    loopNest(shape, [&](std::vector<Value*>& idx) {
-      Val v = load(srcA, idx);
-      Value* raw = v.v;
-      if (src.t.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
-      b.CreateStore(raw, elementPtr(r, idx));
-    });
+    loopNest(shape, [&](std::vector<Value*>& idx) { storeRaw(r, idx, load(srcA, idx)); });
     return {r.v, e.type};
   }
   if (op == "arange" && e.type.dtype == Kind::NpFloat64) {
@@ -714,10 +691,7 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
     Val arr = alloc(e.type.dtype, {len}, 0, 0, line);
     loopNest({len}, [&](std::vector<Value*>& idx) {
       Val x{b.CreateAdd(start, b.CreateMul(idx[0], step)), Type::scalar(Kind::NpInt64)};
-      Val c = convert(x, e.type.dtype, line);
-      Value* raw = c.v;
-      if (e.type.dtype == Kind::NpBool) raw = b.CreateZExt(raw, b.getInt8Ty());
-      b.CreateStore(raw, elementPtr(arr, idx));
+      storeRaw(arr, idx, convert(x, e.type.dtype, line));
     });
     return arr;
   }
@@ -741,9 +715,7 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
         Val t = alloc(k, {dim(s, 0)}, 0, 0, line);
         Val sA{s.v, Type::array(s.t.dtype, 1, ir::Layout::A)};
         loopNest({dim(s, 0)}, [&](std::vector<Value*>& idx) {
-          Val c = convert(load(sA, idx), k, line);
-          Value* raw = k == Kind::NpBool ? b.CreateZExt(c.v, b.getInt8Ty()) : c.v;
-          b.CreateStore(raw, elementPtr(t, idx));
+          storeRaw(t, idx, convert(load(sA, idx), k, line));
         });
         return t;
       };
