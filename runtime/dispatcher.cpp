@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include "profiler/thread_modes.h"
 #include "runtime/compiler.h"
 #include "runtime/runtime.h"
 #include "runtime/settings.h"
@@ -138,9 +139,12 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
   ctx.owned = &cs;
   using Fn = int32_t (*)(EpCtx*, uint64_t*, const uint64_t*);
   int32_t status;
-  Py_BEGIN_ALLOW_THREADS
-  status = reinterpret_cast<Fn>(sp->fn)(&ctx, ret, slots.data());
-  Py_END_ALLOW_THREADS
+  {
+    profiler::ModeScope mode(profiler::kModeCompiled);  // what the sampler reports for this thread
+    Py_BEGIN_ALLOW_THREADS
+    status = reinterpret_cast<Fn>(sp->fn)(&ctx, ret, slots.data());
+    Py_END_ALLOW_THREADS
+  }
   PyObject* result = nullptr;
   if (status == EP_OK) {
     st->native_calls++;

@@ -14,6 +14,9 @@ namespace epochpp::runtime {
 PyObject* dispatcherType();
 py::dict buildInfo();
 }  // namespace epochpp::runtime
+namespace epochpp::profiler {
+void bind(py::module_& m);
+}
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "epochpp native core: the JIT (LLVM ORC), the dispatcher and the runtime";
@@ -24,6 +27,7 @@ PYBIND11_MODULE(_core, m) {
   if (!t) throw py::error_already_set();
   Py_INCREF(t);
   PyModule_AddObject(m.ptr(), "Dispatcher", t);
+  epochpp::profiler::bind(m);
   m.def("build_info", &epochpp::runtime::buildInfo, "versions of LLVM and oneTBB, the host CPU and its features");
   m.def("settings", []() {
     py::list out;

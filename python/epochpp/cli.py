@@ -59,16 +59,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _not_implemented("run")
 
 
-# --------------------------------------------------------------------------- profile (placeholder)
+# --------------------------------------------------------------------------- profile
 
 
 def _setup_profile(parser: argparse.ArgumentParser) -> None:
-    # Placeholder: accept anything so the message below is what the user sees.
-    parser.set_defaults(accepts_unknown=True)
+    parser.add_argument("--json", metavar="F", help="write the profile as JSON (versioned schema)")
+    parser.add_argument("--html", metavar="F", help="write a self-contained HTML report with a flame graph")
+    parser.add_argument("--speedscope", metavar="F", help="write a file for https://www.speedscope.app")
+    parser.add_argument("--interval", metavar="MS", type=float, default=2.0,
+                        help="sampling interval in milliseconds (default 2)")
+    parser.add_argument("--no-color", action="store_true", help="plain text report")
+    parser.add_argument("script", help="the Python script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
+
+
+def _write_outputs(prof, args) -> None:
+    for attr, method in (("json", "to_json"), ("html", "to_html"), ("speedscope", "to_speedscope")):
+        path = getattr(args, attr, None)
+        if path:
+            getattr(prof, method)(path)
+            print(f"epochpp: wrote {path}", file=sys.stderr)
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    return _not_implemented("profile")
+    import os
+
+    from epochpp.profiling import run_script
+
+    if not os.path.isfile(args.script):
+        print(f"epochpp profile: no such script: {args.script}", file=sys.stderr)
+        return 2
+    code, prof = run_script(args.script, args.args, interval_ms=args.interval)
+    sys.stdout.flush()
+    prof.report(file=sys.stderr, color=False if args.no_color else None)
+    _write_outputs(prof, args)
+    return code
 
 
 # --------------------------------------------------------------------------- bench (placeholder)
