@@ -13,6 +13,7 @@
 #include "jit/engine/engine.h"
 #include "jit/frontend/frontend.h"
 #include "jit/passes/passes.h"
+#include "profiler/thread_modes.h"
 #include "runtime/settings.h"
 
 namespace epochpp::runtime {
@@ -128,6 +129,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     engine::StageText text;
     engine::Timings tm;
     {
+      profiler::ModeScope mode(profiler::kModeCompiled);  // the profiler counts JIT time as epochpp's
       py::gil_scoped_release nogil;
       sp->fn = engine::Engine::instance().compile(std::move(mod), std::move(ctx), in.entry_name,
                                                   want_text || dump_any, &text, &tm);

@@ -86,6 +86,20 @@ static PyObject* callInterpreted(DispatcherState* st, PyObject* const* args, siz
   return PyObject_Vectorcall(st->py_func.ptr(), args, nargsf, kwnames);
 }
 
+// Transparent mode (epochpp.enable) gives rebound functions a home; one that cannot be compiled
+// at all is put back there, so it costs nothing from then on.
+static void notifyFallback(PyObject* self) {
+  auto* d = reinterpret_cast<DispatcherObject*>(self);
+  if (!d->dict || !PyDict_GetItemString(d->dict, "_epochpp_home")) return;
+  for (auto& s : d->st->specs)
+    if (s->fn) return;  // some signature runs natively: keep it
+  PyObject* mod = PyImport_ImportModule("epochpp.accelerate");
+  PyObject* r = mod ? PyObject_CallMethod(mod, "_on_fallback", "O", self) : nullptr;
+  Py_XDECREF(r);
+  Py_XDECREF(mod);
+  PyErr_Clear();
+}
+
 static Specialisation* findOrCompile(DispatcherState* st, const std::string& key, PyObject* const* args, Py_ssize_t n) {
   for (auto it = st->specs.begin(); it != st->specs.end(); ++it) {
     if ((*it)->key != key) continue;
@@ -112,9 +126,11 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
   std::string key;
   for (Py_ssize_t i = 0; i < n; ++i)
     if (!appendKey(args[i], key)) return callInterpreted(st, args, nargsf, kwnames);
+  long before = st->compiles;
   Specialisation* sp = findOrCompile(st, key, args, n);
   if (!sp || !sp->fallback.empty() || !sp->fn) {
     if (sp) st->last = sp;
+    if (sp && st->compiles != before) notifyFallback(self);
     return callInterpreted(st, args, nargsf, kwnames);
   }
   st->last = sp;

@@ -66,7 +66,7 @@ Kind arrayResultDtype(Op op, Kind a, Kind b) {
     case Op::Sub:
       return k == Kind::NpBool ? Kind::Unknown : k;
     case Op::FloorDiv: case Op::Mod: case Op::Pow:
-      return k == Kind::NpBool ? Kind::NpInt64 : k;  // NumPy: bool // bool -> int8; we refuse below
+      return k == Kind::NpBool ? Kind::Unknown : k;  // NumPy gives int8 for bools: not compiled
     case Op::BitAnd: case Op::BitOr: case Op::BitXor: case Op::LShift: case Op::RShift:
       return ir::isFloatKind(k) ? Kind::Unknown : k;
     default:

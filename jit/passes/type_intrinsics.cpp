@@ -119,6 +119,11 @@ Type TypeInfer::intrinsic(Expr& e, const std::vector<Type>& a) {
     probe.op = Op::Pow;
     return binary(probe, a[0], a[1]);
   }
+  if (kNpFloat1.count(n) || n == "np.fabs") {
+    // NumPy computes these in float16 for bools: not compiled
+    for (Kind k : members(a[0].isArray() ? Type::scalar(a[0].dtype) : a[0]))
+      if (k == Kind::Bool || k == Kind::NpBool) fail(e.line, n + "() of booleans (NumPy computes it in float16)");
+  }
   if (kNpFloat1.count(n)) {
     need(1, 1);
     if (a[0].isArray()) return Type::array(unaryFloatFuncKind(a[0].dtype), a[0].ndim, Layout::C);

@@ -47,16 +47,44 @@ def cmd_version(args: argparse.Namespace) -> int:
     return 0
 
 
-# --------------------------------------------------------------------------- run (placeholder)
+# --------------------------------------------------------------------------- run
 
 
 def _setup_run(parser: argparse.ArgumentParser) -> None:
-    # Placeholder: accept anything so the message below is what the user sees.
-    parser.set_defaults(accepts_unknown=True)
+    import os
+
+    parser.add_argument("--level", type=int, default=int(os.environ.get("EPOCHPP_LEVEL", "3") or 3),
+                        choices=range(0, 5), metavar="N", help="acceleration level 0-4 (default 3)")
+    parser.add_argument("--compare", action="store_true",
+                        help="run plain (level 0) and accelerated, check outputs match, show before/after")
+    parser.add_argument("--json", metavar="F", help="write the profile (with --compare: before, after, speedup)")
+    parser.add_argument("--html", metavar="F", help="write an HTML report (with --compare: side by side)")
+    parser.add_argument("--interval", metavar="MS", type=float, default=2.0, help="sampling interval (ms)")
+    parser.add_argument("--report", action="store_true", help="print the profile after the run")
+    parser.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("script", help="the Python script to run")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _not_implemented("run")
+    import os
+
+    if not os.path.isfile(args.script):
+        print(f"epochpp run: no such script: {args.script}", file=sys.stderr)
+        return 2
+    from epochpp import runner
+
+    if args.compare:
+        return runner.compare(args.script, args.args, level=args.level, interval_ms=args.interval,
+                              json_out=args.json, html_out=args.html)
+    want_profile = bool(args.json or args.html or args.report)
+    code, prof, _ = runner.run_accelerated(args.script, args.args, level=args.level,
+                                           interval_ms=args.interval, profile=want_profile)
+    if prof is not None:
+        if args.report and not args.no_report:
+            prof.report(file=sys.stderr)
+        _write_outputs(prof, args)
+    return code
 
 
 # --------------------------------------------------------------------------- profile
@@ -78,7 +106,8 @@ def _write_outputs(prof, args) -> None:
         path = getattr(args, attr, None)
         if path:
             getattr(prof, method)(path)
-            print(f"epochpp: wrote {path}", file=sys.stderr)
+            if not getattr(args, "no_report", False):
+                print(f"epochpp: wrote {path}", file=sys.stderr)
 
 
 def cmd_profile(args: argparse.Namespace) -> int:

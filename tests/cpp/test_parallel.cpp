@@ -74,7 +74,9 @@ TEST(ParallelFor, ChunksAreNeverSmallerThanHalfTheGrain) {
       chunks.push_back({b, e});
     });
     for (auto& [b, e] : chunks) EXPECT_GE(e - b, std::min<int64_t>(n, (grain + 1) / 2)) << "n=" << n;
-    if (n <= grain) EXPECT_EQ(chunks.size(), 1u) << "a range no longer than the grain is one chunk";
+    if (n <= grain) {
+      EXPECT_EQ(chunks.size(), 1u) << "a range no longer than the grain is one chunk";
+    }
   }
 }
 
@@ -103,6 +105,20 @@ TEST(ParallelFor, NestedCallsComplete) {
       parallelFor(100, 10, [&](int64_t b2, int64_t e2) { count += e2 - b2; });
   });
   EXPECT_EQ(count.load(), 800);
+}
+
+TEST(ParallelFor, OneThreadArenaRunsOnTheCaller) {
+  // Run by CTest as `parallel_one_thread` with EPOCHPP_NUM_THREADS=1 set before the arena exists.
+  const char* env = std::getenv("EPOCHPP_NUM_THREADS");
+  if (!env || std::string(env) != "1") GTEST_SKIP() << "needs EPOCHPP_NUM_THREADS=1 at start-up";
+  std::mutex mu;
+  std::set<std::thread::id> ids;
+  parallelFor(10000, 1, [&](int64_t, int64_t) {
+    std::lock_guard<std::mutex> lock(mu);
+    ids.insert(std::this_thread::get_id());
+  });
+  ASSERT_EQ(ids.size(), 1u);
+  EXPECT_EQ(*ids.begin(), std::this_thread::get_id());
 }
 
 TEST(MaxThreads, AtLeastOne) { EXPECT_GE(maxThreads(), 1); }

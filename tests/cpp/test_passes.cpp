@@ -283,6 +283,53 @@ TEST(GoldenPipeline, RecursionThroughCalleeTyper) {
   expectGolden("recursion", print(b.f));
 }
 
+// def diff(a, out):
+//     for i in range(1, len(a)):
+//         out[i - 1] = a[i] - a[i - 1]
+TEST(GoldenPipeline, BoundsChecksHoistedOutOfLoop) {
+  Fn b("diff", {"a", "out"});
+  int i = b.local("i");
+  b.f.body = {mkFor(i, mkRange(mkConstInt(1, 2), mkIntrinsic("len", {b.var("a", 2)}, 2), mkConstInt(1, 2), 2),
+                    {mkStore(b.var("out", 3), {mkBinary(Op::Sub, mkVar(i, 3), mkConstInt(1, 3), 3)},
+                             mkBinary(Op::Sub, mkIndex(b.var("a", 3), {mkVar(i, 3)}, 3),
+                                      mkIndex(b.var("a", 3), {mkBinary(Op::Sub, mkVar(i, 3), mkConstInt(1, 3), 3)}, 3), 3),
+                             3)},
+                    {}, 2)};
+  runPipeline(b.f, {Arr(Kind::NpFloat64, 1), Arr(Kind::NpFloat64, 1)}, kNoCallees);
+  const Stmt& loop = *b.f.body[0];
+  ASSERT_EQ(loop.kind, StmtKind::For);
+  ASSERT_EQ(loop.hoisted.size(), 3u) << "out[i - 1], a[i], a[i - 1]";
+  for (auto& h : loop.hoisted) {
+    ASSERT_EQ(h.dims.size(), 1u);
+    EXPECT_EQ(h.dims[0].slot, i);
+    EXPECT_TRUE(h.dims[0].offset == 0 || h.dims[0].offset == -1);
+  }
+  EXPECT_TRUE(b.f.writes_args);
+  expectGolden("bounds_hoist", print(b.f));
+}
+
+TEST(BoundsHoist, IndexComputedInTheLoopIsNotHoisted) {
+  // def f(a, n): for i in range(n): j = i * 2; a[j] = 0.0
+  Fn b("f", {"a", "n"});
+  int i = b.local("i"), j = b.local("j");
+  b.f.body = {mkFor(i, range0(b.var("n", 2), 2),
+                    {mkAssign(j, mkBinary(Op::Mul, mkVar(i, 3), mkConstInt(2, 3), 3), 3),
+                     mkStore(b.var("a", 4), {mkVar(j, 4)}, mkConstFloat(0.0, 4), 4)},
+                    {}, 2)};
+  runPipeline(b.f, {Arr(Kind::NpFloat64, 1), S(Kind::Int)}, kNoCallees);
+  EXPECT_TRUE(b.f.body[0]->hoisted.empty());
+}
+
+TEST(BoundsHoist, ArrayReboundInTheLoopIsNotHoisted) {
+  // def f(a, b, n): for i in range(n): x = a[i]; a = b
+  Fn b("f", {"a", "b", "n"});
+  int i = b.local("i"), x = b.local("x");
+  b.f.body = {mkFor(i, range0(b.var("n", 2), 2),
+                    {mkAssign(x, mkIndex(b.var("a", 3), {mkVar(i, 3)}, 3), 3), mkAssign(0, b.var("b", 4), 4)}, {}, 2)};
+  runPipeline(b.f, {Arr(Kind::NpFloat64, 1), Arr(Kind::NpFloat64, 1), S(Kind::Int)}, kNoCallees);
+  EXPECT_TRUE(b.f.body[0]->hoisted.empty());
+}
+
 // ---- promotion table -----------------------------------------------------------------------------
 
 Kind R(Op op, Kind a, Kind b, bool nonneg = false) {
@@ -397,20 +444,6 @@ TEST(Promotion, ArrayResultDtype) {
   EXPECT_EQ(unaryFloatFuncKind(Kind::NpInt64), Kind::NpFloat64);
 }
 
-// NumPy 2: np.array([True]) // np.array([True]) has dtype int8 (likewise % and **); the compiler has no int8,
-// so it must refuse (fall back) rather than return an int64 array. Disabled until the compiler is fixed.
-TEST(Promotion, DISABLED_BoolArrayFloorDivIsInt8InNumpySoRefused) {
-  EXPECT_EQ(arrayResultDtype(Op::FloorDiv, Kind::NpBool, Kind::NpBool), Kind::Unknown);
-  EXPECT_EQ(arrayResultDtype(Op::Mod, Kind::NpBool, Kind::NpBool), Kind::Unknown);
-  EXPECT_EQ(arrayResultDtype(Op::Pow, Kind::NpBool, Kind::NpBool), Kind::Unknown);
-}
-
-// NumPy 2: np.sqrt(np.array([True])) and np.sqrt(True) are float16; the compiler has no float16, so it must
-// refuse rather than type the result float64. Disabled until the compiler is fixed.
-TEST(Promotion, DISABLED_FloatFunctionOfBoolIsFloat16InNumpySoRefused) {
-  EXPECT_EQ(unaryFloatFuncKind(Kind::NpBool), Kind::Unknown);
-}
-
 // ---- effects -------------------------------------------------------------------------------------
 
 TEST(Effects, ReadOnlyArrayLoopNeitherWritesNorDeopts) {
@@ -460,6 +493,76 @@ TEST(Effects, ReportsWhetherItChangedAnything) {
   EXPECT_TRUE(analyseEffects(b.f));
   EXPECT_TRUE(b.f.may_deopt);
   EXPECT_FALSE(analyseEffects(b.f)) << "a second run finds nothing new";
+}
+
+// The four tests below are disabled: each is a function that writes its array argument and then deopts (or may),
+// which the runtime makes exact only when analyseEffects reports writes_args && may_deopt (it then snapshots the
+// arguments). Today each misses one of the two facts, and the interpreter re-applies the writes after a deopt
+// (checked end to end: a[0] ends up 16 instead of CPython's 4, [2., 2.] instead of [1., 1.], ...).
+
+TEST(Effects, WalrusAliasOfArgumentWrites) {
+  // def f(a, k):
+  //     (v := a)
+  //     for i in range(len(v)):
+  //         v[i] = v[i] + 1.0
+  //         k = k * 2
+  //     return k
+  Fn b("f", {"a", "k"});
+  int v = b.local("v"), i = b.local("i");
+  b.f.body = {mkExprStmt(mkNamed(v, b.var("a", 2), 2), 2),
+              mkFor(i, range0(mkIntrinsic("len", {mkVar(v, 3)}, 3), 3),
+                    {mkStore(mkVar(v, 4), {mkVar(i, 4)}, mkBinary(Op::Add, mkIndex(mkVar(v, 4), {mkVar(i, 4)}, 4), mkConstFloat(1.0, 4), 4), 4),
+                     mkAssign(1, mkBinary(Op::Mul, b.var("k", 5), mkConstInt(2, 5), 5), 5)},
+                    {}, 3),
+              mkReturn(b.var("k", 6), 6)};
+  runPipeline(b.f, {Arr(Kind::NpFloat64, 1), S(Kind::Int)}, kNoCallees);
+  EXPECT_TRUE(b.f.may_deopt);
+  EXPECT_TRUE(b.f.writes_args) << "v is the argument a (bound by :=, which collectFresh does not look at)";
+}
+
+TEST(Effects, StoreThroughTupleHoldingArgumentWrites) {
+  // def f(a, k):
+  //     t = (a, 1)
+  //     for i in range(len(a)):
+  //         t[0][i] = t[0][i] + 1.0
+  //         k = k * 2
+  //     return k
+  Fn b("f", {"a", "k"});
+  int t = b.local("t"), i = b.local("i");
+  auto t0 = [&](int line) { return mkIndex(mkVar(t, line), {mkConstInt(0, line)}, line); };
+  b.f.body = {mkAssign(t, mkTuple({b.var("a", 2), mkConstInt(1, 2)}, 2), 2),
+              mkFor(i, range0(mkIntrinsic("len", {b.var("a", 3)}, 3), 3),
+                    {mkStore(t0(4), {mkVar(i, 4)}, mkBinary(Op::Add, mkIndex(t0(4), {mkVar(i, 4)}, 4), mkConstFloat(1.0, 4), 4), 4),
+                     mkAssign(1, mkBinary(Op::Mul, b.var("k", 5), mkConstInt(2, 5), 5), 5)},
+                    {}, 3),
+              mkReturn(b.var("k", 6), 6)};
+  runPipeline(b.f, {Arr(Kind::NpFloat64, 1), S(Kind::Int)}, kNoCallees);
+  EXPECT_TRUE(b.f.may_deopt);
+  EXPECT_TRUE(b.f.writes_args) << "t[0] is the argument a (tuple locals are treated as fresh)";
+}
+
+TEST(Effects, FloatStoredIntoIntArrayMayDeopt) {
+  // def scale(a, k):            a: int64[:], k: float
+  //     for i in range(len(a)):
+  //         a[i] = a[i] * k      # the float is converted like int(): beyond int64 the compiled code deopts
+  Fn b("scale", {"a", "k"});
+  int i = b.local("i");
+  b.f.body = {mkFor(i, range0(mkIntrinsic("len", {b.var("a", 2)}, 2), 2),
+                    {mkStore(b.var("a", 3), {mkVar(i, 3)}, mkBinary(Op::Mul, mkIndex(b.var("a", 3), {mkVar(i, 3)}, 3), b.var("k", 3), 3), 3)},
+                    {}, 2)};
+  runPipeline(b.f, {Arr(Kind::NpInt64, 1), S(Kind::Float)}, kNoCallees);
+  EXPECT_TRUE(b.f.writes_args);
+  EXPECT_TRUE(b.f.may_deopt);
+}
+
+TEST(Effects, PythonFloatPowerMayDeopt) {
+  // def f(a, x, y):   a[0] = 1.0; return x ** y     (negative x, fractional y: complex, the compiled code deopts)
+  Fn b("f", {"a", "x", "y"});
+  b.f.body = {mkStore(b.var("a", 2), {mkConstInt(0, 2)}, mkConstFloat(1.0, 2), 2),
+              mkReturn(mkBinary(Op::Pow, b.var("x", 3), b.var("y", 3), 3), 3)};
+  runPipeline(b.f, {Arr(Kind::NpFloat64, 1), S(Kind::Float), S(Kind::Float)}, kNoCallees);
+  EXPECT_TRUE(b.f.writes_args);
+  EXPECT_TRUE(b.f.may_deopt);
 }
 
 // ---- type-inference errors name the user's line ---------------------------------------------------
@@ -574,6 +677,28 @@ TEST(TypeErrors, UseBeforeAssignmentAndBitwiseOnFloat) {
   u = failure(c.f, {S(Kind::Float)});
   EXPECT_EQ(u.line, 5);
   EXPECT_EQ(u.what, "'&' between float and int");
+}
+
+// NumPy 2: np.array([True]) // np.array([True]) is int8 (likewise % and **), and np.sqrt of a bool array or of
+// True is float16. The compiler has neither dtype, so it must refuse these (fall back) instead of producing int64 /
+// float64 results (checked end to end: epochpp returns int64 and float64 where NumPy returns int8 and float16).
+// Disabled until type inference refuses them.
+TEST(TypeErrors, BoolArrayFloorDivModPowAreRefused) {
+  for (Op op : {Op::FloorDiv, Op::Mod, Op::Pow}) {
+    Fn b("f", {"a", "b"});
+    b.f.body = {mkReturn(mkBinary(op, b.var("a", 2), b.var("b", 2), 2), 2)};
+    auto u = failure(b.f, {Arr(Kind::NpBool, 1), Arr(Kind::NpBool, 1)});
+    EXPECT_EQ(u.line, 2) << opName(op) << " typed as " << b.f.return_type.str();
+  }
+}
+
+TEST(TypeErrors, FloatFunctionsOfBoolsAreRefused) {
+  for (Type t : {Arr(Kind::NpBool, 1), S(Kind::Bool), S(Kind::NpBool)}) {
+    Fn b("f", {"a"});
+    b.f.body = {mkReturn(mkIntrinsic("np.sqrt", {b.var("a", 3)}, 3), 3)};
+    auto u = failure(b.f, {t});
+    EXPECT_EQ(u.line, 3) << "np.sqrt(" << t.str() << ") typed as " << b.f.return_type.str();
+  }
 }
 
 TEST(TypeErrors, CalleeFailurePropagatesWithItsLine) {

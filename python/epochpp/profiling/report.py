@@ -23,7 +23,8 @@ def to_dict(prof):
         "interval_ms": prof.interval_ms,
         "level": prof.level,
         "breakdown": {k: round(v, 6) for k, v in prof.breakdown.items()},
-        "hotspots": [h.to_json() for h in prof.hotspots],
+        "hotspots": [dict(h.to_json(), **({"status": h.status} if h.status else {})) for h in prof.hotspots],
+        "functions": list(getattr(prof, "functions", [])),  # what epochpp did with each function it handled
     }
 
 
