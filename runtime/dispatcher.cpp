@@ -21,6 +21,7 @@ struct DispatcherState {
   long native_calls = 0, interpreted_calls = 0, deopts = 0, compiles = 0;
   int num_params = -1;
   bool disabled = false;
+  std::string arg_reason;  // why the last call's arguments could not go to native code
 };
 
 struct DispatcherObject {
@@ -125,7 +126,15 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
   if (st->disabled || kwnames || n != st->num_params) return callInterpreted(st, args, nargsf, kwnames);
   std::string key;
   for (Py_ssize_t i = 0; i < n; ++i)
-    if (!appendKey(args[i], key)) return callInterpreted(st, args, nargsf, kwnames);
+    if (!appendKey(args[i], key)) {
+      if (st->arg_reason.empty()) {
+        st->arg_reason = "argument " + std::to_string(i + 1) + " is a '" + std::string(Py_TYPE(args[i])->tp_name) +
+                         "' (compiled code takes bool, int (int64), float, NumPy scalars, arrays of bool/int32/int64/"
+                         "float32/float64 with 1-3 dims, and tuples of these)";
+        notifyFallback(self);
+      }
+      return callInterpreted(st, args, nargsf, kwnames);
+    }
   long before = st->compiles;
   Specialisation* sp = findOrCompile(st, key, args, n);
   if (!sp || !sp->fallback.empty() || !sp->fn) {
@@ -248,7 +257,9 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
   if (st->disabled) s += name + ": EPOCHPP_DISABLE=1, every call runs in the interpreter\n";
   if (st->num_params < 0)
     s += name + ": runs in the interpreter: *args, **kwargs, keyword-only or default arguments are not compiled\n";
-  if (st->specs.empty() && st->num_params >= 0) s += name + ": not compiled yet; it compiles on its first call\n";
+  if (!st->arg_reason.empty()) s += name + ": some calls run in the interpreter: " + st->arg_reason + "\n";
+  if (st->specs.empty() && st->num_params >= 0 && st->arg_reason.empty())
+    s += name + ": not compiled yet; it compiles on its first call\n";
   for (auto& sp : st->specs) {
     s += name + signatureText(sp->params) + ": ";
     if (sp->fallback.empty()) {

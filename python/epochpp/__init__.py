@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 
 __version__ = "0.1.0"
-__all__ = ["jit", "explain", "settings", "__version__"]
+__all__ = ["jit", "explain", "settings", "enable", "disable", "level", "report", "profile", "__version__"]
 
 
 def _native():
@@ -57,3 +57,36 @@ def explain(fn) -> str:
 def settings():
     """Every epochpp setting: name, environment variable, default, description, current value."""
     return _native().settings()
+
+
+def enable(level=None, include=()):
+    """Accelerate this program from here on: level 0-4 (default EPOCHPP_LEVEL or 3). See accelerate.py."""
+    import sys
+
+    from . import accelerate
+    return accelerate.enable(level, include, _namespace=sys._getframe(1).f_globals)
+
+
+def disable():
+    """Undo enable(): every rebound function is put back."""
+    from . import accelerate
+    accelerate.disable()
+
+
+def level():
+    """The level enable() set (0: off)."""
+    from . import accelerate
+    return accelerate.level()
+
+
+def report(file=None):
+    """Print what the background profiler (Level >= 1) has seen so far."""
+    from . import accelerate
+    return accelerate.report(file)
+
+
+def profile(interval_ms=2.0, **kw):
+    """``with epochpp.profile() as p: ...`` then ``p.report()``, ``p.to_json(path)``, ``p.hotspots``."""
+    from .profiling import Profile
+    return Profile(interval_ms=interval_ms, **kw)
+

@@ -131,7 +131,7 @@ def explained_fallbacks():
     return dict(_state["explained"])
 
 
-def enable(level: int | None = None, include=(), _namespace=None) -> int:
+def enable(level: int | None = None, include=(), _namespace=None, _from_runner=False) -> int:
     """Turns epochpp on at `level` (0-4, default EPOCHPP_LEVEL or 3). Returns the level."""
     if os.environ.get("EPOCHPP_DISABLE") == "1":
         level = 0
@@ -146,7 +146,7 @@ def enable(level: int | None = None, include=(), _namespace=None) -> int:
     _state["include"] = tuple(include)
     from . import _native
     _native().set_setting("level", str(level))
-    if level >= 1 and _namespace is None:  # `epochpp run` profiles on its own
+    if level >= 1 and not _from_runner:  # `epochpp run` profiles on its own
         from .profiling import Profile
         _state["monitor"] = Profile(interval_ms=10.0, level=level).start()
     if level >= 2:

@@ -69,7 +69,7 @@ def run_accelerated(path, args=(), level=3, interval_ms=2.0, profile=True):
     prof = Profile(interval_ms=interval_ms, script=path, level=level) if profile else None
     exit_code = 0
     try:
-        accelerate.enable(level, _namespace=main.__dict__)
+        accelerate.enable(level, _namespace=main.__dict__, _from_runner=True)
         if prof:
             prof.start()
         try:
@@ -118,13 +118,14 @@ def function_statuses(level):
             why = d.explain().strip().splitlines()
             out[key] = "not compiled: " + (why[-1].split(": ", 1)[-1] if why else "unsupported")
     for (modname, name), text in accelerate.explained_fallbacks().items():
-        lines = [ln for ln in text.splitlines() if "runs in the interpreter" in ln]
+        lines = [ln for ln in text.splitlines() if "in the interpreter" in ln]
         if lines:
             m = sys.modules.get(modname)
             f = getattr(m, name, None) if m else None
             code = getattr(f, "__code__", None)
             if code:
-                out[(os.path.abspath(code.co_filename), name)] = "not compiled: " + lines[0].split("interpreter: ", 1)[-1]
+                out[(os.path.abspath(code.co_filename), name)] = ("not compiled (put back as it was): " +
+                                                                  lines[0].split("interpreter: ", 1)[-1])
     return out
 
 
