@@ -236,7 +236,7 @@ void Sampler::sampleOnce(double dt, double wait) {
           for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items) && s.arrays.size() < 16; ++i) {
             PyObject* kv = PyList_GET_ITEM(items, i);
             PyObject* v = PyTuple_GET_ITEM(kv, 1);
-            if (PyArray_Check(v)) {
+            if (runtime::numpyReady() && PyArray_Check(v)) {
               const char* name = PyUnicode_Check(PyTuple_GET_ITEM(kv, 0)) ? PyUnicode_AsUTF8(PyTuple_GET_ITEM(kv, 0)) : nullptr;
               if (name) s.arrays.push_back({name, (int64_t)PyArray_SIZE(reinterpret_cast<PyArrayObject*>(v))});
             }

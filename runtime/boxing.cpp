@@ -40,6 +40,8 @@ Type typeOf(PyObject* o) {
     return overflow ? Type::unknown() : Type::scalar(Kind::Int);
   }
   if (t == &PyFloat_Type) return Type::scalar(Kind::Float);
+  if (o == Py_None) return Type::none();
+  if (!numpyReady() && t != &PyTuple_Type) return Type::unknown();
   if (t == &PyArray_Type) {
     PyArrayObject* a = reinterpret_cast<PyArrayObject*>(o);
     PyArray_Descr* d = PyArray_DESCR(a);

@@ -12,7 +12,10 @@ namespace py = pybind11;
 
 namespace epochpp::runtime {
 
+void registerRuntimeSymbols();
+
 py::dict buildInfo() {
+  registerRuntimeSymbols();
   auto& e = engine::Engine::instance();
   py::dict d;
   d["llvm_version"] = LLVM_VERSION_STRING;

@@ -14,6 +14,7 @@
 #include "jit/frontend/frontend.h"
 #include "jit/passes/passes.h"
 #include "profiler/thread_modes.h"
+#include "runtime/runtime.h"
 #include "runtime/settings.h"
 
 namespace epochpp::runtime {
@@ -100,6 +101,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
   }
   Driver d;
   try {
+    registerRuntimeSymbols();
     d.specialise(pyfunc, params);
     sp->ms_frontend = d.ms_frontend;
     sp->ms_passes = d.ms_passes;
@@ -147,7 +149,9 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
   } catch (ir::Unsupported& u) {
     sp->fallback = file + ":" + std::to_string(u.line) + ": " + (u.what.rfind("internal error", 0) == 0 ? "" : "unsupported: ") + u.what;
   } catch (py::error_already_set& e) {
-    sp->fallback = file + ": cannot read the function's source (" + std::string(e.what()) + ")";
+    std::string what = e.what();
+    what = what.substr(0, what.find('\n'));
+    sp->fallback = file + ": cannot read the function's source (" + what + "); define it in a file";
   } catch (std::exception& e) {
     sp->fallback = file + ": internal error: " + e.what();
   }

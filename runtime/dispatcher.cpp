@@ -36,6 +36,26 @@ struct DispatcherObject {
 static bool appendKey(PyObject* o, std::string& k) {
   PyTypeObject* t = Py_TYPE(o);
   if (t == &PyFloat_Type) { k += 'f'; return true; }
+  if (t == &PyBool_Type) { k += 'b'; return true; }
+  if (!numpyReady()) {  // no NumPy in this program: only Python scalars and tuples
+    if (t == &PyLong_Type) {
+      int overflow = 0;
+      PyLong_AsLongLongAndOverflow(o, &overflow);
+      if (overflow) return false;
+      k += 'i';
+      return true;
+    }
+    if (t == &PyTuple_Type) {
+      k += '(';
+      for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i)
+        if (!appendKey(PyTuple_GET_ITEM(o, i), k)) return false;
+      k += ')';
+      return true;
+    }
+    if (o == Py_None) { k += 'n'; return true; }
+    return false;
+  }
+  if (t == &PyFloat_Type) { k += 'f'; return true; }
   if (t == &PyLong_Type) {
     int overflow = 0;
     PyLong_AsLongLongAndOverflow(o, &overflow);

@@ -11,6 +11,20 @@
 namespace py = pybind11;
 
 namespace epochpp::runtime {
+static bool g_numpy = false;
+
+bool numpyReady() {
+  if (g_numpy) return true;
+  PyObject* mods = PyImport_GetModuleDict();  // borrowed
+  if (!PyDict_GetItemString(mods, "numpy")) return false;
+  if (_import_array() < 0) {
+    PyErr_Clear();
+    return false;
+  }
+  g_numpy = true;
+  return true;
+}
+
 PyObject* dispatcherType();
 py::dict buildInfo();
 }  // namespace epochpp::runtime
@@ -20,8 +34,6 @@ void bind(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "epochpp native core: the JIT (LLVM ORC), the dispatcher and the runtime";
-  if (_import_array() < 0) throw py::error_already_set();
-  epochpp::runtime::registerRuntimeSymbols();
   epochpp::runtime::installSignalHandler();
   PyObject* t = epochpp::runtime::dispatcherType();
   if (!t) throw py::error_already_set();

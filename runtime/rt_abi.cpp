@@ -205,6 +205,9 @@ extern "C" int32_t ep_rt_check_signals(EpCtx* ctx) {
 }
 
 void epochpp::runtime::registerRuntimeSymbols() {
+  static bool done = false;  // called under the GIL; the JIT starts on the first compile
+  if (done) return;
+  done = true;
   auto& e = engine::Engine::instance();
   e.defineSymbol("ep_rt_raise", reinterpret_cast<void*>(&ep_rt_raise));
   e.defineSymbol("ep_rt_raise_index", reinterpret_cast<void*>(&ep_rt_raise_index));

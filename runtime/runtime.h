@@ -46,6 +46,10 @@ PyObject* box(const ir::Type& t, const uint64_t* slots, size_t* pos);
 // Turns a failed call's context into a Python exception.
 void raiseFromCtx(EpCtx* ctx, CallState* st);
 
+// NumPy's C API is loaded only once the program has imported numpy itself: a program that
+// never uses NumPy does not pay for importing it. True when the API is usable.
+bool numpyReady();
+
 void installSignalHandler();  // chains SIGINT so long native loops notice Ctrl-C
 void registerRuntimeSymbols();
 

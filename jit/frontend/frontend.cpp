@@ -233,7 +233,9 @@ FrontendResult lower(py::handle funcdef, py::handle globals, const std::string& 
   w.globals = globals;
   w.builtins = py::module_::import("builtins");
   w.math_mod = py::module_::import("math");
-  w.np_mod = py::module_::import("numpy");
+  // numpy is only relevant if the program imported it (compiling must not import it)
+  py::dict mods = py::reinterpret_borrow<py::dict>(PyImport_GetModuleDict());
+  w.np_mod = mods.contains("numpy") ? py::object(mods["numpy"]) : py::object(py::none());
   Function& f = w.fn();
   f.name = py::str(funcdef.attr("name"));
   f.file = file;
