@@ -125,16 +125,27 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return code
 
 
-# --------------------------------------------------------------------------- bench (placeholder)
+# --------------------------------------------------------------------------- bench
 
 
 def _setup_bench(parser: argparse.ArgumentParser) -> None:
-    # Placeholder: accept anything so the message below is what the user sees.
-    parser.set_defaults(accepts_unknown=True)
+    parser.add_argument("--suite", action="store_true", help="the built-in kernel suite (default without a script)")
+    parser.add_argument("--levels", default="0,1,2,3,4", help="comma list of levels (default 0,1,2,3,4)")
+    parser.add_argument("--repeat", type=int, default=3, metavar="K", help="runs per level (default 3)")
+    parser.add_argument("--out", default="bench-results", metavar="DIR", help="where bench.md/.html/.json go")
+    parser.add_argument("--quick", action="store_true", help="suite: ~10x smaller inputs")
+    parser.add_argument("--only", metavar="NAMES", help="suite: comma list of kernels")
+    parser.add_argument("script", nargs="?", help="a workload script (runs via `epochpp run --level N`)")
+    parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    return _not_implemented("bench")
+    from epochpp import bench
+
+    if args.script and not __import__("os").path.isfile(args.script):
+        print(f"epochpp bench: no such script: {args.script}", file=sys.stderr)
+        return 2
+    return bench.main(args)
 
 
 # --------------------------------------------------------------------------- cache (placeholder)

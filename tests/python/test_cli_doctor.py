@@ -311,13 +311,13 @@ def test_version_in_process(capsys):
     assert capsys.readouterr().out.strip().startswith("epochpp ")
 
 
-@pytest.mark.parametrize("command", ["bench", "cache"])
+@pytest.mark.parametrize("command", ["cache"])
 def test_placeholders_exit_2(command, capsys):
     assert cli.main([command, "script.py", "--json", "out.json"]) == 2
     assert capsys.readouterr().err.strip() == f"epochpp {command}: not implemented yet"
 
 
-@pytest.mark.parametrize("command", ["run", "profile"])
+@pytest.mark.parametrize("command", ["run", "profile", "bench"])
 def test_missing_script_is_a_clear_error(command, capsys, tmp_path):
     missing = str(tmp_path / "nope.py")
     assert cli.main([command, missing]) == 2

@@ -1,0 +1,39 @@
+"""`epochpp bench`: a script across levels writes md/html/json; unavailable levels say what ran instead."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import diffharness
+
+pytestmark = pytest.mark.skipif(diffharness.FAKE_JIT, reason="needs the real compiler")
+SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "run_scripts")
+
+
+def test_bench_script_levels(tmp_path):
+    out = tmp_path / "b"
+    r = subprocess.run([sys.executable, "-m", "epochpp", "bench", "--levels", "0,2,3", "--repeat", "1", "--out", str(out),
+                        os.path.join(SCRIPTS, "hot_loop.py")], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    data = json.loads((out / "bench.json").read_text())
+    row = data["results"]["hot_loop.py"]
+    assert set(row) == {"0", "2", "3"}
+    assert row["3"]["ran_as"] == 2 and "not implemented" in row["3"]["note"]
+    assert row["0"]["median_s"] > row["2"]["median_s"]
+    md = (out / "bench.md").read_text()
+    assert "| hot_loop.py |" in md and "level 3" in md
+    page = (out / "bench.html").read_text()
+    assert "<svg" in page and "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "run 1/1" in r.stderr  # progress
+
+
+def test_bench_suite_quick_one_kernel(tmp_path):
+    out = tmp_path / "s"
+    r = subprocess.run([sys.executable, "-m", "epochpp", "bench", "--suite", "--quick", "--only", "sum_squares",
+                        "--levels", "0,2", "--repeat", "1", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    data = json.loads((out / "bench.json").read_text())
+    assert "RESULT DIFFERS" not in json.dumps(data)
+    assert data["results"]["sum_squares"]["2"]["median_s"] < data["results"]["sum_squares"]["0"]["median_s"]
