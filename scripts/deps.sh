@@ -6,7 +6,7 @@ set -euo pipefail
 APT_PKGS=(build-essential cmake ninja-build ccache pkg-config git
           llvm-19-dev llvm-19-tools libzstd-dev zlib1g-dev libxml2-dev libffi-dev libedit-dev
           libtbb-dev googletest libgtest-dev libbenchmark-dev)
-PIP_PKGS=(numpy pybind11 scikit-build-core pytest)
+PIP_PKGS=(numpy pybind11 scikit-build-core pytest ipython)
 [ "${1:-}" = "--bench" ] && PIP_PKGS+=(numba)
 
 SUDO=""

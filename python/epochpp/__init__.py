@@ -90,3 +90,9 @@ def profile(interval_ms=2.0, **kw):
     from .profiling import Profile
     return Profile(interval_ms=interval_ms, **kw)
 
+
+def load_ipython_extension(ip):
+    """``%load_ext epochpp``: the %epochpp_level and %%epochpp_profile magics."""
+    from .jupyter import load_ipython_extension as load
+    load(ip)
+
