@@ -11,7 +11,7 @@
 namespace epochpp::parallel {
 
 int maxThreads() {
-  const char* env = std::getenv("EPOCHPP_NUM_THREADS");
+  const char* env = std::getenv("EPOCHPP_NUM_THREADS");  // the registry's variable (parallel/ has no Python)
   int n = env ? std::atoi(env) : 0;
   return n > 0 ? n : oneapi::tbb::info::default_concurrency();
 }

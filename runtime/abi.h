@@ -32,13 +32,18 @@ enum {
   EP_EXC_RECURSION = 9,
 };
 
+/* Error locations: the user's line and the index of the compiled function in its module. */
+#define EP_LOC(line, func) ((int32_t)(((uint32_t)(func) << 20) | ((uint32_t)(line) & 0xFFFFFu)))
+#define EP_LOC_LINE(loc) ((int32_t)((uint32_t)(loc) & 0xFFFFFu))
+#define EP_LOC_FUNC(loc) ((int32_t)((uint32_t)(loc) >> 20))
+
 /* Per-call context: errors, the arrays this call allocated, recursion depth. */
 typedef struct EpCtx {
   int32_t exc_kind;
   int32_t exc_line;
   char exc_msg[240];
   void* owned;        /* runtime-private list of PyObject* allocated by this call */
-  int32_t depth;      /* call depth, for RecursionError */
+  int32_t depth_limit;  /* compiled recursion deeper than this raises RecursionError */
   int32_t pad;
 } EpCtx;
 
@@ -57,6 +62,8 @@ void ep_rt_scratch_free(EpCtx* ctx, void* p);
 int32_t ep_rt_numpy_dot(EpCtx* ctx, int32_t dtype_kind, const EpArray* a, const EpArray* b, double* out);
 /* round(x, ndigits) for floats, exactly as CPython (correctly rounded decimal); may raise. */
 int32_t ep_rt_round_ndigits(EpCtx* ctx, double x, int64_t ndigits, double* out);
+/* math.hypot through CPython's own implementation (its algorithm differs from libm's). */
+int32_t ep_rt_math_hypot(EpCtx* ctx, double x, double y, double* out);
 /* int / int for int64 operands, correctly rounded like CPython's long_true_divide (b != 0). */
 double ep_rt_int_truediv(int64_t a, int64_t b);
 /* Polled in long loops: runs pending signal handlers (Ctrl-C); non-zero when one raised. */

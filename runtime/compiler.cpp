@@ -81,7 +81,8 @@ struct Driver {
 
 void dumpStage(const std::string& name, const std::string& stage, const std::string& text) {
   std::string dir = settings::get("dump_dir");
-  ::mkdir(dir.c_str(), 0755);
+  for (size_t i = 1; i <= dir.size(); ++i)  // mkdir -p
+    if (i == dir.size() || dir[i] == '/') ::mkdir(dir.substr(0, i).c_str(), 0755);
   std::ofstream(dir + "/" + name + "." + stage) << text;
 }
 
@@ -108,6 +109,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     codegen::LoweringInput in;
     std::string text_ir;
     for (auto& u : d.units) {
+      sp->units.push_back({u->fr.fn.file, u->fr.fn.name});
       in.functions.push_back(&u->fr.fn);
       in.callee_map.push_back(u->callee_map);
       text_ir += ir::print(u->fr.fn) + "\n";
@@ -127,6 +129,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     auto ctx = std::make_unique<llvm::LLVMContext>();
     auto mod = codegen::lowerToLLVM(*ctx, in);
     sp->ms_codegen = ms(t0, Clock::now());
+    int opt_level = (int)settings::getInt("opt_level");
     bool dump_any = settings::dumpWants("ir") || settings::dumpWants("llvm") || settings::dumpWants("asm");
     engine::StageText text;
     engine::Timings tm;
@@ -134,7 +137,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
       profiler::ModeScope mode(profiler::kModeCompiled);  // the profiler counts JIT time as epochpp's
       py::gil_scoped_release nogil;
       sp->fn = engine::Engine::instance().compile(std::move(mod), std::move(ctx), in.entry_name,
-                                                  want_text || dump_any, &text, &tm);
+                                                  want_text || dump_any, &text, &tm, opt_level);
     }
     sp->ms_optimise = tm.optimise_ms;
     sp->ms_link = tm.codegen_link_ms;

@@ -26,6 +26,7 @@ struct Specialisation {
   bool snapshot = false;         // copy written array arguments before the call (exact deopt)
   std::string fallback;          // non-empty: why this signature runs in the interpreter
   std::vector<GuardRef> guards;
+  std::vector<std::pair<std::string, std::string>> units;  // (file, function) per compiled function
   std::string text_ir, text_llvm, text_asm;
   double ms_frontend = 0, ms_passes = 0, ms_codegen = 0, ms_optimise = 0, ms_link = 0;
 };

@@ -4,9 +4,11 @@
 // globals it relied on, unbox into 8-byte slots, release the GIL, run native code, box the result.
 // Unsupported signatures, deopts and keyword calls run the original function unchanged.
 #include <chrono>
+#include <functional>
 #include <cstring>
 #include <memory>
 
+#include "jit/codegen/codegen.h"
 #include "profiler/thread_modes.h"
 #include "runtime/compiler.h"
 #include "runtime/runtime.h"
@@ -22,7 +24,22 @@ struct DispatcherState {
   int num_params = -1;
   bool disabled = false;
   std::string arg_reason;  // why the last call's arguments could not go to native code
+  unsigned calls_since_signal_check = 0;
 };
+
+// How much deeper Python may recurse from here (compiled recursion raises RecursionError as
+// CPython would; bounded so compiled frames never exhaust the C stack).
+static int32_t recursionRemaining() {
+  PyThreadState* ts = PyThreadState_Get();
+#if PY_VERSION_HEX >= 0x030C0000
+  int r = ts->py_recursion_remaining;
+#elif PY_VERSION_HEX >= 0x030B0000
+  int r = ts->recursion_remaining;
+#else
+  int r = Py_GetRecursionLimit() - ts->recursion_depth;
+#endif
+  return r < 1 ? 1 : r > 30000 ? 30000 : r;
+}
 
 struct DispatcherObject {
   PyObject_HEAD
@@ -102,6 +119,23 @@ static bool guardsHold(const Specialisation& sp) {
   return true;
 }
 
+// Attaches a note to the pending exception (Python 3.11+: shown under the traceback).
+static void addNote(const std::string& note) {
+#if PY_VERSION_HEX >= 0x030B0000
+  PyObject *t, *v, *tb;
+  PyErr_Fetch(&t, &v, &tb);
+  PyErr_NormalizeException(&t, &v, &tb);
+  if (v) {
+    PyObject* r = PyObject_CallMethod(v, "add_note", "s", note.c_str());
+    if (!r) PyErr_Clear();
+    Py_XDECREF(r);
+  }
+  PyErr_Restore(t, v, tb);
+#else
+  (void)note;
+#endif
+}
+
 static PyObject* callInterpreted(DispatcherState* st, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
   st->interpreted_calls++;
   return PyObject_Vectorcall(st->py_func.ptr(), args, nargsf, kwnames);
@@ -170,18 +204,31 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
   // Exact deopt for functions that write their array arguments: keep copies to restore.
   std::vector<std::pair<PyObject*, PyObject*>> saved;
   if (sp->snapshot) {
-    for (Py_ssize_t i = 0; i < n; ++i)
-      if (PyArray_Check(args[i])) {
-        PyObject* c = PyArray_NewCopy(reinterpret_cast<PyArrayObject*>(args[i]), NPY_KEEPORDER);
-        if (!c) return nullptr;
-        saved.push_back({args[i], c});
+    std::vector<PyObject*> arrays;
+    std::function<void(PyObject*)> collect = [&](PyObject* o) {
+      if (PyTuple_Check(o))
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(o); ++j) collect(PyTuple_GET_ITEM(o, j));
+      else if (numpyReady() && PyArray_Check(o))
+        arrays.push_back(o);
+    };
+    for (Py_ssize_t i = 0; i < n; ++i) collect(args[i]);
+    for (PyObject* a : arrays) {
+      PyObject* c = PyArray_NewCopy(reinterpret_cast<PyArrayObject*>(a), NPY_KEEPORDER);
+      if (!c) {
+        for (auto& [arr, copy] : saved) Py_DECREF(copy);
+        return nullptr;
       }
+      saved.push_back({a, c});
+    }
   }
-  uint64_t ret[64];
+  std::vector<uint64_t> retSlots((size_t)codegen::slotCount(sp->ret));
+  uint64_t* ret = retSlots.data();
   EpCtx ctx;
   std::memset(&ctx, 0, sizeof ctx);
   CallState cs;
   ctx.owned = &cs;
+  ctx.depth_limit = recursionRemaining();
+  if ((++st->calls_since_signal_check & 63) == 0) installSignalHandler();  // signal.signal() replaces it
   using Fn = int32_t (*)(EpCtx*, uint64_t*, const uint64_t*);
   int32_t status;
   {
@@ -197,7 +244,12 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
     result = box(sp->ret, ret, &pos);
   } else if (status == EP_ERROR) {
     st->native_calls++;
+    bool ours = cs.exc_type == nullptr;
     raiseFromCtx(&ctx, &cs);
+    int fi = EP_LOC_FUNC(ctx.exc_line), line = EP_LOC_LINE(ctx.exc_line);
+    if (ours && line > 0 && fi < (int)sp->units.size())
+      addNote("raised in epochpp compiled code: " + sp->units[fi].second + " at " + sp->units[fi].first + ":" +
+              std::to_string(line));
   } else {
     // Deopt: undo any writes, then let the interpreter compute CPython's exact answer.
     for (auto& [arr, copy] : saved)
@@ -278,7 +330,10 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
   if (st->num_params < 0)
     s += name + ": runs in the interpreter: *args, **kwargs, keyword-only or default arguments are not compiled\n";
   if (!st->arg_reason.empty()) s += name + ": some calls run in the interpreter: " + st->arg_reason + "\n";
-  if (st->specs.empty() && st->num_params >= 0 && st->arg_reason.empty())
+  if ((long)st->specs.size() >= settings::getInt("max_signatures"))
+    s += name + ": EPOCHPP_MAX_SIGNATURES (" + std::to_string(settings::getInt("max_signatures")) +
+         ") signatures compiled; calls with new argument types run in the interpreter\n";
+  if (st->specs.empty() && st->num_params >= 0 && st->arg_reason.empty() && !st->disabled)
     s += name + ": not compiled yet; it compiles on its first call\n";
   for (auto& sp : st->specs) {
     s += name + signatureText(sp->params) + ": ";

@@ -137,6 +137,23 @@ extern "C" int32_t ep_rt_round_ndigits(EpCtx* ctx, double x, int64_t ndigits, do
   return status;
 }
 
+extern "C" int32_t ep_rt_math_hypot(EpCtx* ctx, double x, double y, double* out) {
+  PyGILState_STATE g = PyGILState_Ensure();
+  static PyObject* hypot = nullptr;
+  if (!hypot) {
+    PyObject* math = PyImport_ImportModule("math");
+    hypot = math ? PyObject_GetAttrString(math, "hypot") : nullptr;
+    Py_XDECREF(math);
+  }
+  PyObject* r = hypot ? PyObject_CallFunction(hypot, "dd", x, y) : nullptr;
+  int32_t status = EP_OK;
+  if (r) *out = PyFloat_AsDouble(r);
+  else { stashPythonError(ctx); status = EP_ERROR; }
+  Py_XDECREF(r);
+  PyGILState_Release(g);
+  return status;
+}
+
 extern "C" double ep_rt_int_truediv(int64_t a, int64_t b) {
   bool neg = (a < 0) != (b < 0);
   unsigned __int128 ua = a < 0 ? (unsigned __int128)(-(__int128)a) : (unsigned __int128)a;
@@ -218,6 +235,7 @@ void epochpp::runtime::registerRuntimeSymbols() {
   e.defineSymbol("ep_rt_check_signals", reinterpret_cast<void*>(&ep_rt_check_signals));
   e.defineSymbol("ep_rt_reduce", reinterpret_cast<void*>(&ep_rt_reduce));
   e.defineSymbol("ep_rt_int_truediv", reinterpret_cast<void*>(&ep_rt_int_truediv));
+  e.defineSymbol("ep_rt_math_hypot", reinterpret_cast<void*>(&ep_rt_math_hypot));
   e.defineSymbol("ep_rt_scratch", reinterpret_cast<void*>(&ep_rt_scratch));
   e.defineSymbol("ep_rt_scratch_free", reinterpret_cast<void*>(&ep_rt_scratch_free));
 }

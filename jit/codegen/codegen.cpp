@@ -2,6 +2,8 @@
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
+#include <cstddef>
+
 #include "jit/codegen/codegen_impl.h"
 #include "runtime/abi.h"
 
@@ -85,6 +87,7 @@ FunctionCallee ModuleLowering::rt(const std::string& name) {
   else if (name == "ep_rt_round_ndigits") ft = FunctionType::get(i32, {ptr, dbl, i64, ptr}, false);
   else if (name == "ep_rt_scratch") ft = FunctionType::get(ptr, {ptr, i64}, false);
   else if (name == "ep_rt_scratch_free") ft = FunctionType::get(v, {ptr, ptr}, false);
+  else if (name == "ep_rt_math_hypot") ft = FunctionType::get(i32, {ptr, dbl, dbl, ptr}, false);
   else if (name == "ep_rt_int_truediv") ft = FunctionType::get(dbl, {i64, i64}, false);
   else if (name == "ep_rt_check_signals") ft = FunctionType::get(i32, {ptr}, false);
   else if (name == "ep_rt_reduce") ft = FunctionType::get(i32, {ptr, i32, i32, i32, ptr, ptr, i32, ptr}, false);
@@ -207,7 +210,7 @@ void FnLowering::retStatus(Value* status) {
 }
 
 void FnLowering::raiseNow(int kind, const std::string& msg, int line) {
-  b.CreateCall(m.rt("ep_rt_raise"), {ctx, i32(kind), i32(line), cstr(msg)});
+  b.CreateCall(m.rt("ep_rt_raise"), {ctx, i32(kind), loc(line), cstr(msg)});
   retStatus(i32(EP_ERROR));
   b.SetInsertPoint(newBB("after.raise"));
 }
@@ -217,7 +220,7 @@ void FnLowering::raiseIf(Value* cond, int kind, const std::string& msg, int line
   auto* ok = newBB("ok");
   b.CreateCondBr(cond, bad, ok, MDBuilder(m.C).createBranchWeights(1, 1 << 20));
   b.SetInsertPoint(bad);
-  b.CreateCall(m.rt("ep_rt_raise"), {ctx, i32(kind), i32(line), cstr(msg)});
+  b.CreateCall(m.rt("ep_rt_raise"), {ctx, i32(kind), loc(line), cstr(msg)});
   retStatus(i32(EP_ERROR));
   b.SetInsertPoint(ok);
 }
@@ -252,7 +255,9 @@ void FnLowering::run() {
       b.CreateStore(coerce({fn->getArg(2 + i), f.param_types[i]}, f.locals[i].type, f.first_line).v, slots.back());
   }
   // Recursion depth guard (CPython raises RecursionError; we never overflow the C stack).
-  raiseIf(b.CreateICmpSGT(depth, i32(2000)), EP_EXC_RECURSION, "maximum recursion depth exceeded", f.first_line);
+  Value* limitPtr = b.CreateConstGEP1_64(b.getInt8Ty(), ctx, offsetof(EpCtx, depth_limit));
+  raiseIf(b.CreateICmpSGE(depth, b.CreateLoad(b.getInt32Ty(), limitPtr)), EP_EXC_RECURSION,
+          "maximum recursion depth exceeded", f.first_line);
   block(f.body);
   if (!b.GetInsertBlock()->getTerminator()) b.CreateUnreachable();
 }

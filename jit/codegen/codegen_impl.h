@@ -9,6 +9,7 @@
 #include <llvm/IR/MDBuilder.h>
 
 #include "jit/codegen/codegen.h"
+#include "runtime/abi.h"
 
 namespace epochpp::codegen {
 
@@ -59,6 +60,8 @@ struct FnLowering {
   llvm::LLVMContext& C() { return m.C; }
   llvm::Value* i64(int64_t v) { return b.getInt64(v); }
   llvm::Value* i32(int32_t v) { return b.getInt32(v); }
+  // where an error is raised: the line and this function's index in the module (EP_LOC)
+  llvm::Value* loc(int line) { return b.getInt32(EP_LOC(line, index)); }
   llvm::BasicBlock* newBB(const char* name) { return llvm::BasicBlock::Create(m.C, name, fn); }
   llvm::AllocaInst* entryAlloca(llvm::Type* t, const char* name);
   // Emits `if (cond) raise kind(msg)` at `line`, continuing in a fresh block.

@@ -25,7 +25,7 @@ Value* FnLowering::normIndex(Value* i, Value* size, int axis, int line) {
   auto* ok = newBB("index.ok");
   b.CreateCondBr(b.CreateICmpUGE(j, size), bad, ok, MDBuilder(m.C).createBranchWeights(1, 1 << 20));
   b.SetInsertPoint(bad);
-  b.CreateCall(m.rt("ep_rt_raise_index"), {ctx, i32(line), i, i32(axis), size});
+  b.CreateCall(m.rt("ep_rt_raise_index"), {ctx, loc(line), i, i32(axis), size});
   retStatus(i32(EP_ERROR));
   b.SetInsertPoint(ok);
   return j;
@@ -578,7 +578,7 @@ Val FnLowering::reduce(const std::string& op, Val arr, const Type& result, int l
   b.CreateStore(arr.v, a);
   Value* out = entryAlloca(b.getInt64Ty(), "red.out");
   Value* st = b.CreateCall(m.rt("ep_rt_reduce"), {ctx, i32(code), i32((int)arr.t.dtype), i32(arr.t.ndim), a,
-                                                  ConstantPointerNull::get(b.getPtrTy()), i32(line), out});
+                                                  ConstantPointerNull::get(b.getPtrTy()), loc(line), out});
   checkStatus(st);
   llvm::Type* rt = m.memTy(result.kind);
   Value* v = b.CreateLoad(rt, out);
@@ -727,7 +727,7 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
     b.CreateStore(xs.v, pa);
     b.CreateStore(ys.v, pb);
     Value* out = entryAlloca(b.getInt64Ty(), "dot.out");
-    Value* st = b.CreateCall(m.rt("ep_rt_reduce"), {ctx, i32(EP_RED_DOT), i32((int)k), i32(1), pa, pb, i32(line), out});
+    Value* st = b.CreateCall(m.rt("ep_rt_reduce"), {ctx, i32(EP_RED_DOT), i32((int)k), i32(1), pa, pb, loc(line), out});
     checkStatus(st);
     Value* v = b.CreateLoad(m.memTy(k), out);
     if (k == Kind::NpBool) v = b.CreateICmpNE(v, b.getInt8(0));
@@ -742,7 +742,14 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
     b.CreateCall(m.rt("ep_rt_scratch_free"), {ctx, b.CreateExtractValue(tmp.v, {0})});
     return r;
   }
-  if (op == "cast") return convert(expr(*e.args[0]), e.type.kind, line);
+  if (op == "cast") {
+    // np.int32(x) of a float converts like int(x) (NaN/inf raise) and then checks the range
+    Val x = expr(*e.args[0]);
+    Kind k = e.type.kind;
+    if (ir::isIntKind(k) && !ir::isIntKind(x.t.kind) && !x.t.isBoolLike()) x = convert(x, Kind::Int, line);
+    if (k == Kind::NpInt32 && x.t.kind != Kind::Int && ir::isIntKind(x.t.kind)) x = convert(x, Kind::Int, line);
+    return convert(x, k, line);
+  }
   throw ir::Unsupported{line, "internal error: array intrinsic " + n};
 }
 

@@ -186,10 +186,10 @@ Val FnLowering::mathCall(const std::string& n, std::vector<Val> args, int line) 
     return {r, F};
   }
   if (fnm == "atan2") return {libm("atan2", {d[0], d[1]}), F};
-  if (fnm == "hypot") {
-    Value* r = libm("hypot", {d[0], d[1]});
-    raiseIf(b.CreateAnd(b.CreateAnd(finite(d[0]), finite(d[1])), isinf(r)), EP_EXC_OVERFLOW, "math range error", line);
-    return {r, F};
+  if (fnm == "hypot") {  // CPython's algorithm (not libm's hypot): computed by CPython itself
+    Value* out = entryAlloca(dt, "hypot.out");
+    checkStatus(b.CreateCall(m.rt("ep_rt_math_hypot"), {ctx, d[0], d[1], out}));
+    return {b.CreateLoad(dt, out), F};
   }
   static const char* overflowing[] = {"exp", "expm1", "cosh", "sinh"};
   bool canOverflow = false;

@@ -120,7 +120,7 @@ Val FnLowering::convert(Val x, Kind to, int line) {
       auto* ok = newBB("ok");
       b.CreateCondBr(out, bad, ok);
       b.SetInsertPoint(bad);
-      b.CreateCall(m.rt("ep_rt_raise_int_bounds"), {ctx, i32(line), v, i32(32)});
+      b.CreateCall(m.rt("ep_rt_raise_int_bounds"), {ctx, loc(line), v, i32(32)});
       retStatus(i32(EP_ERROR));
       b.SetInsertPoint(ok);
     }
@@ -450,6 +450,13 @@ Val FnLowering::compare(Op op, Val a, Val c, int line) {
     return {b.getInt1(op == Op::Eq ? same : !same), Type::scalar(Kind::Bool)};
   }
   if (passes::usesNumpyRules(ka, kc)) {
+    // NumPy 2 compares a Python int with a NumPy integer exactly (no OverflowError)
+    bool pyIntSide = (ka == Kind::Int && ir::isIntKind(kc)) || (kc == Kind::Int && ir::isIntKind(ka));
+    if (pyIntSide) {
+      Value* x = convert(a, Kind::Int, line).v;
+      Value* y = convert(c, Kind::Int, line).v;
+      return {b.CreateICmp(predFor(op, false, true), x, y), Type::scalar(Kind::NpBool)};
+    }
     Kind k;
     if (ir::isNumpyScalar(ka) && ir::isNumpyScalar(kc)) k = passes::numpyPromote(ka, kc);
     else if (ir::isNumpyScalar(ka)) k = passes::numpyWeak(ka, kc);

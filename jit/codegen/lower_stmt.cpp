@@ -241,10 +241,13 @@ void FnLowering::whileLoop(const ir::Stmt& s) {
   b.SetInsertPoint(head);
   Value* c = truth(expr(*s.value), s.line);
   b.CreateCondBr(c, bodyB, elseB);
+  auto* latch = newBB("while.latch");
   b.SetInsertPoint(bodyB);
-  loops.push_back({exitB, head});
+  loops.push_back({exitB, latch});  // `continue` polls too
   block(s.body);
   loops.pop_back();
+  b.CreateBr(latch);
+  b.SetInsertPoint(latch);
   pollEvery(s.line);
   b.CreateBr(head);
   b.SetInsertPoint(elseB);

@@ -74,7 +74,7 @@ static std::string printModule(Module& m) {
 }
 
 void* Engine::compile(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ctx, const std::string& entry,
-                      bool want_text, StageText* text, Timings* t) {
+                      bool want_text, StageText* text, Timings* t, int opt_level) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto t0 = std::chrono::steady_clock::now();
   TargetMachine& tm = *impl_->tm;
@@ -100,7 +100,11 @@ void* Engine::compile(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ct
     pb.registerFunctionAnalyses(fam);
     pb.registerLoopAnalyses(lam);
     pb.crossRegisterProxies(lam, fam, cgam, mam);
-    ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(OptimizationLevel::O3);
+    static const OptimizationLevel levels[] = {OptimizationLevel::O0, OptimizationLevel::O1, OptimizationLevel::O2,
+                                               OptimizationLevel::O3};
+    int lvl = opt_level < 0 ? 0 : opt_level > 3 ? 3 : opt_level;
+    ModulePassManager mpm = lvl == 0 ? pb.buildO0DefaultPipeline(OptimizationLevel::O0)
+                                     : pb.buildPerModuleDefaultPipeline(levels[lvl]);
     mpm.run(*m, mam);
   }
   auto t1 = std::chrono::steady_clock::now();

@@ -26,7 +26,7 @@ class Engine {
   static Engine& instance();
   // Optimises and adds the module; returns the address of `entry`. Fills `text` when asked.
   void* compile(std::unique_ptr<llvm::Module> m, std::unique_ptr<llvm::LLVMContext> ctx, const std::string& entry,
-                bool want_text, StageText* text, Timings* t);
+                bool want_text, StageText* text, Timings* t, int opt_level = 3);
   std::string hostCPU() const;
   std::vector<std::string> hostFeatures() const;
   std::string triple() const;

@@ -125,7 +125,9 @@ void Walker::forLoop(py::handle s, Block& out) {
     enumerate = true;
     seq = iter.attr("args").cast<py::list>()[0];
     bool found = false;
-    lookupGlobal("enumerate", &found);
+    py::object en = lookupGlobal("enumerate", &found);
+    if (assigned.count("enumerate") || !en.is(builtins.attr("enumerate")))
+      unsupported(iter, "'enumerate' rebound to something else");
     if (cls(target) != "Tuple" || py::len(target.attr("elts")) != 2)
       unsupported(target, "enumerate() target must be two names");
   }

@@ -56,6 +56,9 @@ Kind unaryFloatFuncKind(Kind k) { return k == Kind::NpFloat32 ? Kind::NpFloat32 
 
 Kind arrayResultDtype(Op op, Kind a, Kind b) {
   Kind k = npResult(a, b);
+  bool anyBool = a == Kind::NpBool || b == Kind::NpBool;
+  if (anyBool && (op == Op::FloorDiv || op == Op::Mod || op == Op::Pow))
+    return Kind::Unknown;  // NumPy picks int8 for these with booleans: not compiled
   switch (op) {
     case Op::Div:
       return ir::isFloatKind(k) ? k : Kind::NpFloat64;

@@ -54,8 +54,6 @@ Type TypeInfer::binary(Expr& e, const Type& a, const Type& b) {
     return Type::array(k, nd, Layout::C);
   }
   if (a.kind == Kind::Tuple || b.kind == Kind::Tuple) {
-    if (cmp && (e.op == Op::Eq || e.op == Op::Ne) && a.kind == Kind::Tuple && b.kind == Kind::Tuple)
-      return Type::scalar(Kind::Bool);
     fail(e.line, std::string("'") + opName(e.op) + "' on tuples");
   }
   // Scalars and unions: the result is the union over every member pair.
@@ -149,7 +147,7 @@ Type TypeInfer::expr(Expr& e) {
       else if (e.name == "size" || e.name == "ndim") t = Type::scalar(Kind::Int);
       else if (e.name == "T")
         t = Type::array(a.dtype, a.ndim, a.ndim == 1 ? a.layout : a.layout == Layout::C ? Layout::F : a.layout == Layout::F ? Layout::C : Layout::A, a.readonly);
-      else if (e.name == "real" && !isFloatKind(a.dtype)) fail(e.line, "'.real'");
+      else if (e.name == "real") fail(e.line, "the attribute '.real'");
       else t = a;
       break;
     }

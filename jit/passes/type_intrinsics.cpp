@@ -9,9 +9,9 @@ using namespace ir;
 
 namespace {
 const std::set<std::string> kMathFloat1 = {
-    "math.sqrt", "math.exp", "math.log", "math.log2", "math.log10", "math.sin", "math.cos",
+    "math.sqrt", "math.exp", "math.log2", "math.log10", "math.sin", "math.cos",
     "math.tan", "math.asin", "math.acos", "math.atan", "math.sinh", "math.cosh", "math.tanh",
-    "math.fabs", "math.erf", "math.erfc", "math.expm1", "math.log1p", "math.asinh",
+    "math.fabs", "math.erf", "math.erfc", "math.expm1", "math.log1p", "math.asinh",  // math.log: 1 or 2 args
     "math.acosh", "math.atanh", "math.degrees", "math.radians"};
 const std::set<std::string> kMathFloat2 = {"math.atan2", "math.hypot", "math.copysign", "math.pow",
                                             "math.fmod"};
@@ -55,8 +55,10 @@ Type TypeInfer::intrinsic(Expr& e, const std::vector<Type>& a) {
   if (kMathFloat2.count(n)) { need(2, 2); needScalar(0); needScalar(1); return Type::scalar(Kind::Float); }
   if (kMathInt1.count(n)) {
     need(1, 1); needScalar(0);
-    for (Kind k : members(a[0]))
+    for (Kind k : members(a[0])) {
       if (isNumpyScalar(k) && !isFloatKind(k)) fail(e.line, n + "() of a NumPy integer");
+      if (n == "math.trunc" && k == Kind::NpFloat32) fail(e.line, "math.trunc() of np.float32 (CPython raises TypeError)");
+    }
     return Type::scalar(Kind::Int);
   }
   if (kMathBool1.count(n)) { need(1, 1); needScalar(0); return Type::scalar(Kind::Bool); }
@@ -158,7 +160,7 @@ Type TypeInfer::intrinsic(Expr& e, const std::vector<Type>& a) {
     else k = numpyPromote(toNumpyKind(dx), toNumpyKind(dy));
     int nd = 0;
     for (auto& t : a) nd = std::max<int>(nd, t.isArray() ? t.ndim : 0);
-    if (nd == 0) return Type::scalar(k);
+    if (nd == 0) fail(e.line, "np.where() of three scalars (NumPy returns a 0-d array)");
     return Type::array(k, nd, Layout::C);
   }
   auto shapeNdim = [&](const Type& s) -> int {
