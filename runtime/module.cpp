@@ -40,6 +40,8 @@ PYBIND11_MODULE(_core, m) {
   Py_INCREF(t);
   PyModule_AddObject(m.ptr(), "Dispatcher", t);
   epochpp::profiler::bind(m);
+  m.def("reinstall_sigint", []() { epochpp::runtime::installSignalHandler(); },
+        "chain epochpp's SIGINT handler in again (after signal.signal replaced it)");
   m.def("build_info", &epochpp::runtime::buildInfo, "versions of LLVM and oneTBB, the host CPU and its features");
   m.def("settings", []() {
     py::list out;

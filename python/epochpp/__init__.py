@@ -20,7 +20,28 @@ __all__ = ["jit", "explain", "settings", "enable", "disable", "level", "report",
 def _native():
     from . import _core as core  # loaded on first use: `import epochpp` stays cheap
 
+    _keep_sigint_chain(core)
     return core
+
+
+def _keep_sigint_chain(core):
+    """Compiled loops notice Ctrl-C through a SIGINT handler chained in front of Python's;
+    signal.signal() re-installs Python's, so chain ours in again after it."""
+    import signal
+
+    if getattr(signal.signal, "_epochpp", False):
+        return
+    original = signal.signal
+
+    def chained(signalnum, handler):
+        previous = original(signalnum, handler)
+        if signalnum == signal.SIGINT:
+            core.reinstall_sigint()
+        return previous
+
+    chained._epochpp = True
+    chained.__doc__ = original.__doc__
+    signal.signal = chained
 
 
 def jit(fn=None, *, level=None, **options):

@@ -220,3 +220,81 @@ def test_global_rebinding_is_seen():
     assert f(2) == 20
     ns["K"] = 2.5
     assert f(2) == 5.0 and type(f(2)) is float
+
+
+def test_ctrl_c_after_user_installs_a_sigint_handler():
+    f = epochpp.jit(spin)
+    f(10)
+    seen = []
+    old = signal.signal(signal.SIGINT, lambda s, fr: (seen.append(s), (_ for _ in ()).throw(KeyboardInterrupt())))
+    try:
+        timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+        t0 = time.perf_counter()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            f(50_000_000_000)
+        assert time.perf_counter() - t0 < 0.7
+        assert seen == [signal.SIGINT]
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def while_continue(n):
+    i = 0
+    s = 0
+    while i < n:
+        i += 1
+        if i % 2 == 0:
+            continue
+        s += 1
+    return s
+
+
+def test_ctrl_c_in_a_while_loop_that_continues():
+    f = epochpp.jit(while_continue)
+    assert f(10) == 5
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    t0 = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        f(10 ** 15)
+    assert time.perf_counter() - t0 < 0.7
+
+
+def many_arrays(a):
+    return a, a, a, a, a, a, a, a, a, a, a[1:]
+
+
+def test_large_results_are_returned():
+    a = np.arange(3.0)
+    r = epochpp.jit(many_arrays)(a)
+    assert len(r) == 11 and r[0] is a and r[10].base is a
+
+
+def tuple_writer(t, k):
+    a = t[0]
+    for i in range(len(a)):
+        a[i] = a[i] + 1.0
+        k = k * 4
+    return k
+
+
+def test_arrays_inside_tuples_are_restored_on_deopt():
+    a = np.zeros(3)
+    ref = np.zeros(3)
+    expected = tuple_writer((ref, 0), 2 ** 61)
+    f = epochpp.jit(tuple_writer)
+    assert f((a, 0), 2 ** 61) == expected
+    assert (a == ref).all()
+    assert f.stats["deopts"] == 1
+
+
+def test_error_notes_name_the_compiled_line():
+    def bad(a, i):
+        return a[i]
+
+    f = epochpp.jit(bad)
+    with pytest.raises(IndexError) as ei:
+        f(np.zeros(2), 5)
+    if sys.version_info >= (3, 11):
+        assert any("test_jit_api.py" in n and "bad" in n for n in ei.value.__notes__)
