@@ -41,6 +41,7 @@ struct Driver {
   std::vector<std::unique_ptr<Unit>> units;
   std::map<std::pair<PyObject*, std::string>, int> memo;
   double ms_frontend = 0, ms_passes = 0;
+  int level = 2;
 
   int specialise(py::handle pyfunc, const std::vector<ir::Type>& params) {
     std::string key = signatureText(params);
@@ -69,7 +70,9 @@ struct Driver {
       units[idx]->callee_map[c] = j;
       return units[j]->fr.fn.return_type;
     };
-    passes::runPipeline(u->fr.fn, params, typer);
+    passes::PipelineOptions opts;
+    opts.level = level;
+    passes::runPipeline(u->fr.fn, params, typer, opts);
     u = units[idx].get();
     if (!u->fr.fn.return_type.known())
       throw ir::Unsupported{u->fr.fn.first_line, "a return type that cannot be inferred (recursion without a base case?)"};
@@ -90,10 +93,17 @@ std::atomic<int> g_counter{0};
 
 }  // namespace
 
+static int countParallel(const ir::Block& b) {
+  int n = 0;
+  for (auto& s : b) n += (s->kind == ir::StmtKind::For && s->parallel) + countParallel(s->body) + countParallel(s->orelse);
+  return n;
+}
+
 std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const std::vector<ir::Type>& params,
-                                                      bool want_text) {
+                                                      bool want_text, int level) {
   auto sp = std::make_unique<Specialisation>();
   sp->params = params;
+  sp->level = level;
   std::string fname = py::str(pyfunc.attr("__name__"));
   std::string file = "<unknown>";
   try {
@@ -101,6 +111,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
   } catch (...) {
   }
   Driver d;
+  d.level = level;
   try {
     registerRuntimeSymbols();
     d.specialise(pyfunc, params);
@@ -109,6 +120,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     codegen::LoweringInput in;
     std::string text_ir;
     for (auto& u : d.units) {
+      sp->parallel_loops += countParallel(u->fr.fn.body);
       sp->units.push_back({u->fr.fn.file, u->fr.fn.name});
       in.functions.push_back(&u->fr.fn);
       in.callee_map.push_back(u->callee_map);

@@ -28,13 +28,15 @@ struct Specialisation {
   std::vector<GuardRef> guards;
   std::vector<std::pair<std::string, std::string>> units;  // (file, function) per compiled function
   std::string text_ir, text_llvm, text_asm;
+  int level = 2;                 // the level it was compiled at (3: parallel loops)
+  int parallel_loops = 0;        // loops Level 3 runs on all cores
   double ms_frontend = 0, ms_passes = 0, ms_codegen = 0, ms_optimise = 0, ms_link = 0;
 };
 
 // Compiles `pyfunc` for the argument types. Never throws for unsupported code: the result's
 // `fallback` says why instead. `want_text` keeps the LLVM and assembly text.
 std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const std::vector<ir::Type>& params,
-                                                      bool want_text);
+                                                      bool want_text, int level = 2);
 
 std::string signatureText(const std::vector<ir::Type>& params);
 

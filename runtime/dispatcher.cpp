@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "jit/codegen/codegen.h"
+#include "parallel/parallel.h"
 #include "profiler/thread_modes.h"
 #include "runtime/compiler.h"
 #include "runtime/runtime.h"
@@ -25,6 +26,14 @@ struct DispatcherState {
   bool disabled = false;
   std::string arg_reason;  // why the last call's arguments could not go to native code
   unsigned calls_since_signal_check = 0;
+  PyObject* dict = nullptr;  // the dispatcher's __dict__ (borrowed): jit options live there
+  // jit(level=N) wins; else the registry's level (EPOCHPP_LEVEL, enable()); at least 2
+  int level() const {
+    PyObject* opts = dict ? PyDict_GetItemString(dict, "_epochpp_options") : nullptr;
+    PyObject* lv = opts && PyDict_Check(opts) ? PyDict_GetItemString(opts, "level") : nullptr;
+    long l = (lv && PyLong_Check(lv)) ? PyLong_AsLong(lv) : settings::getInt("level");
+    return l < 2 ? 2 : (int)l;
+  }
 };
 
 // How much deeper Python may recurse from here (compiled recursion raises RecursionError as
@@ -165,7 +174,7 @@ static Specialisation* findOrCompile(DispatcherState* st, const std::string& key
   if ((long)st->specs.size() >= settings::getInt("max_signatures")) return nullptr;
   std::vector<ir::Type> params;
   for (Py_ssize_t i = 0; i < n; ++i) params.push_back(typeOf(args[i]));
-  std::unique_ptr<Specialisation> sp = compileSpecialisation(st->py_func, params, false);
+  std::unique_ptr<Specialisation> sp = compileSpecialisation(st->py_func, params, false, st->level());
   if (PyErr_Occurred()) PyErr_Clear();
   sp->key = key;
   st->compiles++;
@@ -281,6 +290,7 @@ static PyObject* dispatcherNew(PyTypeObject* type, PyObject* args, PyObject* kwd
   self->st->num_params = simple ? code->co_argcount : -1;
   self->st->disabled = settings::get("disable") == "1";
   self->dict = PyDict_New();
+  self->st->dict = self->dict;
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -339,10 +349,15 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
     s += name + signatureText(sp->params) + ": ";
     if (sp->fallback.empty()) {
       char buf[200];
-      std::snprintf(buf, sizeof buf, "native code (Level 2) -> %s; compiled in %.1f ms (frontend %.1f, passes %.1f, codegen %.1f, LLVM %.1f, link %.1f)",
-                    sp->ret.str().c_str(), sp->ms_frontend + sp->ms_passes + sp->ms_codegen + sp->ms_optimise + sp->ms_link,
+      std::snprintf(buf, sizeof buf, "native code (Level %d) -> %s; compiled in %.1f ms (frontend %.1f, passes %.1f, codegen %.1f, LLVM %.1f, link %.1f)",
+                    sp->parallel_loops ? 3 : 2, sp->ret.str().c_str(), sp->ms_frontend + sp->ms_passes + sp->ms_codegen + sp->ms_optimise + sp->ms_link,
                     sp->ms_frontend, sp->ms_passes, sp->ms_codegen, sp->ms_optimise, sp->ms_link);
       s += buf;
+      if (sp->parallel_loops)
+        s += "; Level 3: " + std::to_string(sp->parallel_loops) + " loop(s) run on all cores (" +
+             std::to_string(parallel::maxThreads()) + " threads) when the work is large enough";
+      else if (sp->level >= 3)
+        s += "; Level 3: no loop with independent iterations (runs serially)";
       if (sp->snapshot) s += "; writes its array arguments and may deopt, so they are copied before each call";
     } else {
       s += "runs in the interpreter: " + sp->fallback;
@@ -374,7 +389,7 @@ static PyObject* dispatcherInspect(PyObject* o, PyObject* args) {
     return nullptr;
   }
   if (sp->text_llvm.empty()) {
-    auto again = compileSpecialisation(st->py_func, sp->params, true);
+    auto again = compileSpecialisation(st->py_func, sp->params, true, sp->level);
     sp->text_llvm = again->text_llvm;
     sp->text_asm = again->text_asm;
   }

@@ -88,6 +88,7 @@ FunctionCallee ModuleLowering::rt(const std::string& name) {
   else if (name == "ep_rt_scratch") ft = FunctionType::get(ptr, {ptr, i64}, false);
   else if (name == "ep_rt_scratch_free") ft = FunctionType::get(v, {ptr, ptr}, false);
   else if (name == "ep_rt_math_hypot") ft = FunctionType::get(i32, {ptr, dbl, dbl, ptr}, false);
+  else if (name == "ep_rt_parallel_for") ft = FunctionType::get(i32, {ptr, i64, i64, ptr, ptr}, false);
   else if (name == "ep_rt_int_truediv") ft = FunctionType::get(dbl, {i64, i64}, false);
   else if (name == "ep_rt_check_signals") ft = FunctionType::get(i32, {ptr}, false);
   else if (name == "ep_rt_reduce") ft = FunctionType::get(i32, {ptr, i32, i32, i32, ptr, ptr, i32, ptr}, false);
@@ -197,6 +198,9 @@ void ModuleLowering::buildEntry(const ir::Function& f, llvm::Function* impl, con
 FnLowering::FnLowering(ModuleLowering& mm, const ir::Function& ff, int idx)
     : m(mm), f(ff), index(idx), fn(mm.fns[idx]), b(mm.C) {}
 
+FnLowering::FnLowering(ModuleLowering& mm, const ir::Function& ff, int idx, llvm::Function* outlined)
+    : m(mm), f(ff), index(idx), fn(outlined), b(mm.C) {}
+
 AllocaInst* FnLowering::entryAlloca(llvm::Type* t, const char* name) {
   IRBuilder<> eb(&fn->getEntryBlock(), fn->getEntryBlock().begin());
   return eb.CreateAlloca(t, nullptr, name);
@@ -205,6 +209,10 @@ AllocaInst* FnLowering::entryAlloca(llvm::Type* t, const char* name) {
 Value* FnLowering::cstr(const std::string& s) { return b.CreateGlobalStringPtr(s, "msg", 0, &m.M); }
 
 void FnLowering::retStatus(Value* status) {
+  if (plainStatus) {
+    b.CreateRet(status);
+    return;
+  }
   Value* r = UndefValue::get(m.retType(f));
   b.CreateRet(b.CreateInsertValue(r, status, {0}));
 }

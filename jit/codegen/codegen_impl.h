@@ -49,11 +49,13 @@ struct FnLowering {
   llvm::IRBuilder<> b;
   llvm::Value* ctx = nullptr;
   llvm::Value* depth = nullptr;  // recursion depth of this activation
-  std::vector<llvm::AllocaInst*> slots, defined;
+  std::vector<llvm::Value*> slots, defined;  // where each local lives (allocas; shared pointers in outlined bodies)
   struct Loop { llvm::BasicBlock* brk; llvm::BasicBlock* cont; };
   std::vector<Loop> loops;
 
   FnLowering(ModuleLowering& mm, const ir::Function& ff, int idx);
+  FnLowering(ModuleLowering& mm, const ir::Function& ff, int idx, llvm::Function* outlined);
+  bool plainStatus = false;  // an outlined parallel body: returns only an i32 status
   void run();
 
   // --- helpers (codegen.cpp)
@@ -129,6 +131,11 @@ struct FnLowering {
   void rangeLoops(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n, llvm::BasicBlock* elseB,
                   llvm::BasicBlock* exitB);
   void pollEvery(int line);
+  // Level 3 (lower_parallel.cpp)
+  llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* n);
+  void parallelLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);
+  void runOutlined(const ir::Stmt& s);
+  const ir::Type& reductionType(const ir::Stmt& s, int slot);
   llvm::AllocaInst* pollCounter = nullptr;
   std::set<const void*> proven;  // accesses / index arithmetic proven in range for the loop being emitted
   void whileLoop(const ir::Stmt& s);

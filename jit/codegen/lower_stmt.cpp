@@ -105,6 +105,16 @@ void FnLowering::forRange(const ir::Stmt& s) {
 
   auto* elseB = newBB("for.else");
   auto* exitB = newBB("for.end");
+  if (s.parallel) {
+    // Level 3: on all cores when there is enough work and the arrays it writes overlap nothing
+    auto* parB = newBB("for.parallel");
+    auto* serB = newBB("for.serial");
+    b.CreateCondBr(parallelProfitable(s, n), parB, serB);
+    b.SetInsertPoint(parB);
+    parallelLoop(s, start, step, n);
+    b.CreateBr(elseB);
+    b.SetInsertPoint(serB);
+  }
   if (s.hoisted.empty()) {
     rangeLoops(s, start, step, n, elseB, exitB);
   } else {

@@ -176,12 +176,21 @@ void Walker::stmt(py::handle s, Block& out) {
       b->ival = 1;  // in-place: arrays are updated in their own buffer (ndarray.__iadd__)
       out.push_back(mkAssign(slot, b, line));
     } else if (tc == "Subscript") {
-      int base = newTemp("base");
-      out.push_back(mkAssign(base, expr(target.attr("value")), line));
+      // a[i] += x evaluates `a` and `i` once: complex parts go to temporaries; names and
+      // constants are used as they are (they cannot change within the statement)
+      ExprPtr baseExpr = expr(target.attr("value"));
+      ExprPtr baseRef;
+      if (baseExpr->kind == ExprKind::Var) {
+        baseRef = baseExpr;
+      } else {
+        int base = newTemp("base");
+        out.push_back(mkAssign(base, baseExpr, line));
+        baseRef = mkVar(base, line);
+      }
       auto idx = subscriptIndices(target.attr("slice"));
       std::vector<ExprPtr> idx_vars;
       for (auto& i : idx) {
-        if (i->kind == ExprKind::Slice) {
+        if (i->kind == ExprKind::Slice || i->kind == ExprKind::Var || i->kind == ExprKind::Const) {
           idx_vars.push_back(i);
           continue;
         }
@@ -189,10 +198,10 @@ void Walker::stmt(py::handle s, Block& out) {
         out.push_back(mkAssign(t, i, line));
         idx_vars.push_back(mkVar(t, line));
       }
-      auto cur = mkIndex(mkVar(base, line), idx_vars, line);
+      auto cur = mkIndex(baseRef, idx_vars, line);
       auto b = mkBinary(op, cur, rhs, line);
       b->ival = 1;
-      out.push_back(mkStore(mkVar(base, line), idx_vars, b, line));
+      out.push_back(mkStore(baseRef, idx_vars, b, line));
     } else {
       unsupported(target, "augmented assignment to " + tc);
     }

@@ -104,6 +104,9 @@ struct Stmt {
   Block body, orelse;
   // Facts written by passes.
   bool parallel = false;       // For: iterations are independent (Level 3)
+  std::vector<std::pair<int, Op>> reductions;  // For, parallel: (slot, + or *) combined across chunks
+  std::vector<int> written_arrays, read_arrays;  // For, parallel: array locals (for the overlap check)
+  int64_t work = 0;            // For, parallel: a static estimate of one iteration's cost
   std::vector<HoistedAccess> hoisted;  // For: accesses whose bounds are checked once, before the loop
 };
 

@@ -20,12 +20,18 @@ bool inferTypes(ir::Function& f, const std::vector<ir::Type>& params, const Call
 // (running a fully checked copy of the loop when the check fails: errors stay exact).
 bool hoistBoundsChecks(ir::Function& f);
 
+// parallel_loops.cpp (Level 3): marks the outermost `for` loops whose iterations are
+// independent — writes only at [i, ...] of the loop variable i, scalars private to an
+// iteration or + / * reductions, no early exits, no allocation — for oneTBB.
+bool markParallelLoops(ir::Function& f);
+
 // effects.cpp: which functions write memory they did not allocate, and which may deopt.
 bool analyseEffects(ir::Function& f);
 
 // pipeline.cpp: runs the passes in order (verifier after each in debug builds).
 struct PipelineOptions {
   bool verify = true;
+  int level = 2;  // 3 and up: parallel loops
 };
 void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const CalleeTyper& callees,
                  const PipelineOptions& opts = {});

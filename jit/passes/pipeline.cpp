@@ -13,7 +13,8 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   if (opts.verify) check(f, false, "frontend");
   inferTypes(f, params, callees);
   if (opts.verify) check(f, true, "type inference");
-  analyseEffects(f);
+  if (opts.level >= 3) markParallelLoops(f);
+  analyseEffects(f);  // after parallel marking: a parallel loop may deopt
   hoistBoundsChecks(f);
 }
 

@@ -1,0 +1,240 @@
+// jit/codegen/lower_parallel.cpp — Level 3: a parallel `for` loop is outlined into a function over
+// a chunk of iterations and run by ep_rt_parallel_for on the oneTBB workers.
+//
+// The outlined function sees the caller's locals through `env` (pointers to their slots):
+// variables the loop only reads are shared, variables it assigns are private to the chunk,
+// reductions get a chunk-local accumulator stored into env's partial buffers; the caller
+// combines the partials in chunk order.
+#include <llvm/IR/Intrinsics.h>
+
+#include <functional>
+#include <set>
+
+#include "jit/codegen/codegen_impl.h"
+#include "runtime/abi.h"
+
+namespace epochpp::codegen {
+
+using namespace llvm;
+using ir::ExprKind;
+using ir::StmtKind;
+
+static const int64_t kMaxChunks = 256;
+static const int64_t kMinParallelWork = 200000;   // estimated operations; below it stay serial
+
+static void assignedIn(const ir::Block& b, std::set<int>& out) {
+  std::function<void(const ir::Expr&)> ex = [&](const ir::Expr& e) {
+    if (e.kind == ExprKind::NamedExpr) out.insert(e.slot);
+    for (auto& a : e.args) ex(*a);
+  };
+  for (auto& s : b) {
+    if (s->kind == StmtKind::Assign || s->kind == StmtKind::For) out.insert(s->slot);
+    if (s->value) ex(*s->value);
+    assignedIn(s->body, out);
+    assignedIn(s->orelse, out);
+  }
+}
+
+const Type& FnLowering::reductionType(const ir::Stmt& s, int slot) {
+  const Type* t = nullptr;
+  std::function<void(const ir::Block&)> find = [&](const ir::Block& b) {
+    for (auto& st : b) {
+      if (st->kind == StmtKind::Assign && st->slot == slot) t = &st->value->type;
+      find(st->body);
+      find(st->orelse);
+    }
+  };
+  find(s.body);
+  return *t;
+}
+
+static Value* identityOf(IRBuilder<>& b, ir::Op op, llvm::Type* ty) {
+  if (ty->isFloatingPointTy()) return ConstantFP::get(ty, op == ir::Op::Add ? -0.0 : 1.0);  // x + -0.0 == x
+  return ConstantInt::get(ty, op == ir::Op::Add ? 0 : 1);
+}
+
+Value* FnLowering::parallelProfitable(const ir::Stmt& s, Value* n) {
+  Value* work = b.CreateMul(n, i64(std::max<int64_t>(1, s.work)));
+  Value* ok = b.CreateAnd(b.CreateICmpSGE(n, i64(2)), b.CreateICmpSGE(work, i64(kMinParallelWork)));
+  // a reduction variable must be bound before the loop (else the first iteration raises)
+  for (auto& [slot, op] : s.reductions) ok = b.CreateAnd(ok, b.CreateLoad(b.getInt1Ty(), defined[slot]));
+  // written arrays may not overlap arrays read elsewhere, nor each other unless identical views
+  auto range = [&](int slot, Value*& lo, Value*& hi) {
+    Val a{b.CreateLoad(m.arrayTy, slots[slot]), f.locals[slot].type};
+    Value* base = b.CreatePtrToInt(b.CreateExtractValue(a.v, {0}), b.getInt64Ty());
+    Value* l = base, *h = base;
+    for (int d = 0; d < a.t.ndim; ++d) {
+      Value* ext = b.CreateMul(b.CreateSub(dim(a, d), i64(1)), stride(a, d));
+      Value* neg = b.CreateICmpSLT(ext, i64(0));
+      l = b.CreateAdd(l, b.CreateSelect(neg, ext, i64(0)));
+      h = b.CreateAdd(h, b.CreateSelect(neg, i64(0), ext));
+    }
+    lo = l;
+    hi = b.CreateAdd(h, i64(8));
+  };
+  auto disjoint = [&](int x, int y) {
+    Value *l1, *h1, *l2, *h2;
+    range(x, l1, h1);
+    range(y, l2, h2);
+    return b.CreateOr(b.CreateICmpULE(h1, l2), b.CreateICmpULE(h2, l1));
+  };
+  for (int w : s.written_arrays) {
+    for (int r : s.read_arrays) ok = b.CreateAnd(ok, disjoint(w, r));
+    for (int w2 : s.written_arrays)
+      if (w2 > w) {
+        Val a{b.CreateLoad(m.arrayTy, slots[w]), f.locals[w].type};
+        Val c{b.CreateLoad(m.arrayTy, slots[w2]), f.locals[w2].type};
+        Value* same = b.CreateICmpEQ(b.CreateExtractValue(a.v, {0}), b.CreateExtractValue(c.v, {0}));
+        ok = b.CreateAnd(ok, b.CreateOr(disjoint(w, w2), same));
+      }
+  }
+  return ok;
+}
+
+void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Value* n) {
+  int L = (int)f.locals.size();
+  int R = (int)s.reductions.size();
+  auto* ptrTy = b.getPtrTy();
+  auto* envTy = ArrayType::get(ptrTy, 2 * L + 2 + R);
+  Value* env = entryAlloca(envTy, "par.env");
+  auto envAt = [&](int k) { return b.CreateConstGEP2_64(envTy, env, 0, k); };
+  // the locals' current values go to a separate buffer: the slots themselves never escape
+  // (an escaping alloca would keep LLVM from holding that local in a register anywhere)
+  std::vector<llvm::Type*> fields;
+  for (auto& l : f.locals) fields.push_back(m.lower(l.type));
+  auto* valsTy = StructType::get(m.C, fields);
+  auto* defsTy = ArrayType::get(b.getInt1Ty(), L);
+  Value* vals = entryAlloca(valsTy, "par.vals");
+  Value* defs = entryAlloca(defsTy, "par.defined");
+  for (int k = 0; k < L; ++k) {
+    Value* vp = b.CreateStructGEP(valsTy, vals, k);
+    Value* dp = b.CreateConstGEP2_64(defsTy, defs, 0, k);
+    b.CreateStore(b.CreateLoad(fields[k], slots[k]), vp);
+    b.CreateStore(b.CreateLoad(b.getInt1Ty(), defined[k]), dp);
+    b.CreateStore(vp, envAt(2 * k));
+    b.CreateStore(dp, envAt(2 * k + 1));
+  }
+  Value* startA = entryAlloca(b.getInt64Ty(), "par.start");
+  Value* stepA = entryAlloca(b.getInt64Ty(), "par.step");
+  b.CreateStore(start, startA);
+  b.CreateStore(step, stepA);
+  b.CreateStore(startA, envAt(2 * L));
+  b.CreateStore(stepA, envAt(2 * L + 1));
+  std::vector<Value*> bufs;
+  for (int r = 0; r < R; ++r) {
+    int slot = s.reductions[r].first;
+    Value* buf = entryAlloca(ArrayType::get(m.lower(f.locals[slot].type), kMaxChunks), "par.partials");
+    b.CreateStore(buf, envAt(2 * L + 2 + r));
+    bufs.push_back(buf);
+  }
+  Value* nchunks = b.CreateSelect(b.CreateICmpSLT(n, i64(kMaxChunks)), n, i64(kMaxChunks));
+  // outline the body
+  auto* ft = FunctionType::get(b.getInt32Ty(), {ptrTy, b.getInt32Ty(), ptrTy, b.getInt64Ty(), b.getInt64Ty(), b.getInt64Ty()},
+                               false);
+  auto* outlined = llvm::Function::Create(ft, GlobalValue::InternalLinkage, "ep.par." + f.name, m.M);
+  {
+    FnLowering sub(m, f, index, outlined);
+    sub.plainStatus = true;
+    sub.runOutlined(s);
+  }
+  Value* status = b.CreateCall(m.rt("ep_rt_parallel_for"), {ctx, n, nchunks, outlined, env});
+  checkStatus(status);
+  // combine the partial results in chunk order (reproducible for any thread count)
+  for (int r = 0; r < R; ++r) {
+    int slot = s.reductions[r].first;
+    ir::Op op = s.reductions[r].second;
+    const Type& slotT = f.locals[slot].type;
+    loopNest({nchunks}, [&](std::vector<Value*>& idx) {
+      Val cur{b.CreateLoad(m.lower(slotT), slots[slot]), slotT};
+      Value* p = b.CreateLoad(m.lower(slotT), b.CreateGEP(ArrayType::get(m.lower(slotT), kMaxChunks), bufs[r], {i64(0), idx[0]}));
+      Val sum = binary(op, cur, {p, slotT}, slotT, s.line, false);
+      b.CreateStore(coerce(sum, slotT, s.line).v, slots[slot]);
+    });
+  }
+  // like the serial loop, the loop variable ends at its last value
+  auto* setB = newBB("par.lastvalue");
+  auto* doneB = newBB("par.done");
+  b.CreateCondBr(b.CreateICmpSGT(n, i64(0)), setB, doneB);
+  b.SetInsertPoint(setB);
+  assign(s.slot, {b.CreateAdd(start, b.CreateMul(b.CreateSub(n, i64(1)), step)), Type::scalar(Kind::Int)}, s.line);
+  b.CreateBr(doneB);
+  b.SetInsertPoint(doneB);
+}
+
+// The outlined chunk function: i32 (ctx, depth, env, kbegin, kend, chunk).
+void FnLowering::runOutlined(const ir::Stmt& s) {
+  b.SetInsertPoint(BasicBlock::Create(m.C, "entry", fn));
+  ctx = fn->getArg(0);
+  depth = fn->getArg(1);
+  Value* env = fn->getArg(2);
+  Value* kb = fn->getArg(3);
+  Value* ke = fn->getArg(4);
+  Value* chunk = fn->getArg(5);
+  int L = (int)f.locals.size();
+  auto* ptrTy = b.getPtrTy();
+  auto* envTy = ArrayType::get(ptrTy, 2 * L + 2 + (int)s.reductions.size());
+  auto envLoad = [&](int k) { return b.CreateLoad(ptrTy, b.CreateConstGEP2_64(envTy, env, 0, k)); };
+  std::set<int> priv;
+  assignedIn(s.body, priv);
+  priv.insert(s.slot);
+  std::set<int> red;
+  for (auto& [slot, op] : s.reductions) red.insert(slot);
+  for (int k = 0; k < L; ++k) {
+    if (priv.count(k)) {
+      slots.push_back(entryAlloca(m.lower(f.locals[k].type), f.locals[k].name.c_str()));
+      defined.push_back(entryAlloca(b.getInt1Ty(), "def"));
+      b.CreateStore(b.getInt1(red.count(k) > 0), defined.back());
+    } else {
+      slots.push_back(nullptr);
+      defined.push_back(nullptr);
+    }
+  }
+  // shared variables are read-only in the loop: copy them in, so they live in registers
+  // (through the caller's pointers LLVM would reload them after every array store)
+  for (int k = 0; k < L; ++k)
+    if (!priv.count(k)) {
+      llvm::Type* t = m.lower(f.locals[k].type);
+      slots[k] = entryAlloca(t, f.locals[k].name.c_str());
+      defined[k] = entryAlloca(b.getInt1Ty(), "def");
+      b.CreateStore(b.CreateLoad(t, envLoad(2 * k)), slots[k]);
+      b.CreateStore(b.CreateLoad(b.getInt1Ty(), envLoad(2 * k + 1)), defined[k]);
+    }
+  for (auto& [slot, op] : s.reductions) {
+    const Type& rt = reductionType(s, slot);
+    Val id{identityOf(b, op, m.lower(rt)), rt};
+    b.CreateStore(coerce(id, f.locals[slot].type, s.line).v, slots[slot]);
+  }
+  Value* start = b.CreateLoad(b.getInt64Ty(), envLoad(2 * L));
+  Value* step = b.CreateLoad(b.getInt64Ty(), envLoad(2 * L + 1));
+  BasicBlock* pre = b.GetInsertBlock();
+  auto* head = newBB("chunk.head");
+  auto* bodyB = newBB("chunk.body");
+  auto* latch = newBB("chunk.latch");
+  auto* exitB = newBB("chunk.end");
+  b.CreateBr(head);
+  b.SetInsertPoint(head);
+  PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
+  k->addIncoming(kb, pre);
+  b.CreateCondBr(b.CreateICmpSLT(k, ke), bodyB, exitB);
+  b.SetInsertPoint(bodyB);
+  assign(s.slot, {b.CreateAdd(start, b.CreateMul(k, step)), Type::scalar(Kind::Int)}, s.line);
+  loops.push_back({exitB, latch});
+  block(s.body);
+  loops.pop_back();
+  b.CreateBr(latch);
+  b.SetInsertPoint(latch);
+  pollEvery(s.line);
+  k->addIncoming(b.CreateAdd(k, i64(1)), b.GetInsertBlock());
+  b.CreateBr(head);
+  b.SetInsertPoint(exitB);
+  int r = 0;
+  for (auto& [slot, op] : s.reductions) {
+    const Type& slotT = f.locals[slot].type;
+    Value* buf = envLoad(2 * L + 2 + r++);
+    Value* dst = b.CreateGEP(ArrayType::get(m.lower(slotT), kMaxChunks), buf, {i64(0), chunk});
+    b.CreateStore(b.CreateLoad(m.lower(slotT), slots[slot]), dst);
+  }
+  b.CreateRet(i32(EP_OK));
+}
+
+}  // namespace epochpp::codegen
