@@ -59,6 +59,21 @@ static int threadSyscall(long tid) {
   return std::atoi(buf);
 }
 
+// Seconds the thread has waited on a run queue (second field of schedstat).
+static double runQueueWait(long tid) {
+  char path[64], buf[128];
+  std::snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tid);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  unsigned long long run = 0, wait = 0;
+  if (std::sscanf(buf, "%llu %llu", &run, &wait) != 2) return 0;
+  return wait * 1e-9;
+}
+
 static bool isIoSyscall(int nr) {
 #if defined(__x86_64__)
   switch (nr) {
@@ -95,9 +110,10 @@ Sampler::Sampler(double interval_s) : interval_(interval_s > 1e-4 ? interval_s :
 
 Sampler::~Sampler() {
   stop();
-  if (!code_refs_.empty() && Py_IsInitialized()) {
+  if ((!code_refs_.empty() || !last_frame_.empty()) && Py_IsInitialized()) {
     PyGILState_STATE g = PyGILState_Ensure();
     for (void* c : code_refs_) Py_DECREF(reinterpret_cast<PyObject*>(c));
+    for (auto& [tid, fr] : last_frame_) Py_XDECREF(reinterpret_cast<PyObject*>(fr));
     PyGILState_Release(g);
   }
 }
@@ -110,6 +126,7 @@ void Sampler::start() {
 
 void Sampler::stop() {
   if (!running_.exchange(false)) return;
+  // (the frame references are dropped by the destructor or the next start)
   if (thread_.joinable()) {
     // The sampler may be waiting for the GIL this thread holds: let it go while we join.
     if (Py_IsInitialized() && PyGILState_Check()) {
@@ -187,6 +204,9 @@ void Sampler::sampleOnce(double dt, double wait) {
     s.cpu = (lc == last_cpu_.end() || cpu < 0) ? 0.0 : cpu - lc->second;
     if (cpu >= 0) last_cpu_[tid] = cpu;
     bool first = lc == last_cpu_.end();
+    double rq = runQueueWait(tid);
+    double rqDelta = last_wait_.count(tid) ? rq - last_wait_[tid] : 0.0;
+    last_wait_[tid] = rq;
     char st = threadState(tid);
     // A thread still runnable while we hold the GIL either runs native code that released the
     // GIL (it keeps using CPU) or is on its way to wait for the GIL (it goes to sleep as soon as
@@ -210,7 +230,8 @@ void Sampler::sampleOnce(double dt, double wait) {
     else if (cpuWhileWeHold) s.cat = kNative;
     else {
       s.syscall = st == 'R' ? -2 : threadSyscall(tid);
-      bool busy = first || s.cpu > 0.3 * dt;
+      // runnable time the scheduler gave to others counts as wanting to run (a loaded machine)
+      bool busy = first || s.cpu + rqDelta > 0.3 * dt;
       if (isFutex(s.syscall) || s.syscall == -2) {
         s.cat = busy ? kPython : kLock;
         // waiting for the GIL longer than the switch interval: native code held it
@@ -222,10 +243,26 @@ void Sampler::sampleOnce(double dt, double wait) {
       }
     }
     PyFrameObject* f = PyThreadState_GetFrame(ts);
+    {
+      auto lf = last_frame_.find(tid);
+      if (lf != last_frame_.end()) Py_XDECREF(reinterpret_cast<PyObject*>(lf->second));
+      Py_XINCREF(f);
+      last_frame_[tid] = f;
+    }
     bool top = true;
     while (f) {
       PyCodeObject* co = PyFrame_GetCode(f);
-      s.stack.push_back({codeIndex(co), PyFrame_GetLineNumber(f)});
+      int line = PyFrame_GetLineNumber(f);
+#if PY_VERSION_HEX >= 0x030B0000
+      // the jump back at the end of a loop has no line: report the instruction before it
+      for (int back = 2; line < 0 && back <= 32; back += 2) {
+        int at = PyFrame_GetLasti(f) - back;
+        if (at < 0) break;
+        line = PyCode_Addr2Line(co, at);
+      }
+#endif
+      if (line < 0) line = co->co_firstlineno;
+      s.stack.push_back({codeIndex(co), line});
       s.frame_ids.push_back((uintptr_t)f);
       Py_DECREF(co);
 #if PY_VERSION_HEX >= 0x030B0000

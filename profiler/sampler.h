@@ -60,6 +60,9 @@ class Sampler {
   std::vector<void*> code_refs_;  // strong references to code objects, parallel to codes_
   std::map<void*, int> code_index_;
   std::map<long, double> last_cpu_;
+  std::map<long, double> last_wait_;   // run-queue wait (schedstat): a runnable thread not yet scheduled
+  std::map<long, void*> last_frame_;   // a reference to each thread's last sampled top frame, so a new
+                                       // call never reuses its address (frame ids count calls)
   double t0_ = 0;
 };
 

@@ -43,6 +43,8 @@ class Profile:
         self._old_switch = sys.getswitchinterval()
         # a short switch interval lets the sampler take the GIL promptly from Python code
         sys.setswitchinterval(min(self._old_switch, self.interval_ms / 4000.0))
+        import threading
+        self._main_tid = threading.get_native_id()
         self._t0 = time.perf_counter()
         self._c0 = _cpu()
         self._sampler = core.Sampler(self.interval_ms / 1000.0)
@@ -94,7 +96,7 @@ class Profile:
     @property
     def attribution(self):
         if self._attr is None:
-            self._attr = Attribution(decode(self._samples, self._codes))
+            self._attr = Attribution(decode(self._samples, self._codes), getattr(self, "_main_tid", None))
         return self._attr
 
     @property

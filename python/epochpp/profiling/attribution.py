@@ -7,10 +7,19 @@ the part of their wall time that native code spent holding the GIL; it is moved 
 from __future__ import annotations
 
 import os
+import sysconfig
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 CATEGORIES = ("python", "native", "compiled", "parallel", "gpu", "io", "other")
+
+_LIB_DIRS = tuple(os.path.abspath(p) + os.sep for p in
+                  {sysconfig.get_paths().get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")} if p)
+
+
+def is_library(file: str) -> bool:
+    """Standard library, site-packages or frozen modules: time there is charged to the user's caller."""
+    return file.startswith("<frozen") or os.path.abspath(file).startswith(_LIB_DIRS)
 _FOLD = {"lock": "other"}  # the breakdown keeps seven categories; locks count as "other"
 
 
@@ -49,7 +58,8 @@ class FunctionStats:
     arrays: dict = field(default_factory=dict)  # line -> {name: max size seen}
     syscalls: dict = field(default_factory=lambda: defaultdict(float))
     calls_seen: int = 0  # distinct invocations seen by the sampler (a lower bound on calls)
-    _last_fid: int = 0
+    _last_fid: dict = field(default_factory=dict)  # per thread
+    library_calls: dict = field(default_factory=lambda: defaultdict(float))  # line -> {library function: s}
 
     @property
     def self_s(self):
@@ -72,11 +82,13 @@ class Attribution:
     """Aggregates samples. `functions` maps a frame key to FunctionStats (self time = the
     function was the innermost Python frame); `breakdown` is the share of sampled thread time."""
 
-    def __init__(self, samples):
+    def __init__(self, samples, main_tid=None):
         self.samples = samples
         self.functions: dict = {}
-        self.by_cat = defaultdict(float)
-        self.thread_time = 0.0
+        self.by_cat = defaultdict(float)       # the main thread: the breakdown (shares of wall time)
+        self.all_by_cat = defaultdict(float)   # every thread
+        self.main_time = 0.0    # seconds sampled on the main thread
+        self.main_tid = main_tid
         for s in samples:
             self._add(s)
 
@@ -90,21 +102,34 @@ class Attribution:
         parts = [(s.category, s.wall)]
         if s.native_gil > 0 and s.category == "python":
             parts = [("python", max(0.0, s.wall - s.native_gil)), ("native", min(s.wall, s.native_gil))]
+        # library frames (numpy's Python wrappers, the stdlib) are charged to the user's caller
+        stack = s.stack
+        lib = None
+        k = 0
+        while k < len(stack) - 1 and is_library(stack[k][0].file):
+            k += 1
+        if k and not is_library(stack[k][0].file):
+            lib = stack[k - 1][0].function
+            stack = stack[k:]
         for cat, w in parts:
             cat = _FOLD.get(cat, cat)
-            self.by_cat[cat] += w
-            self.thread_time += w
-            if not s.stack:
+            self.all_by_cat[cat] += w
+            if self.main_tid is None or s.tid == self.main_tid:
+                self.by_cat[cat] += w
+                self.main_time += w
+            if not stack:
                 continue
-            top, line = s.stack[0]
+            top, line = stack[0]
             if top.function == "<module>":
                 # module-level code has no functions to group by: each line is its own hotspot
                 top = Frame(top.file, "<module>", line)
             fs = self._fn(top)
-            fid = s.frame_ids[0] if s.frame_ids else 0
-            if fid != fs._last_fid:
+            fid = s.frame_ids[k] if len(s.frame_ids) > k else 0
+            if fid != fs._last_fid.get(s.tid):
                 fs.calls_seen += 1
-                fs._last_fid = fid
+                fs._last_fid[s.tid] = fid
+            if lib:
+                fs.library_calls[line] += w
             fs.self_by_cat[cat] += w
             fs.lines[line][cat] += w
             if cat == "io" and s.syscall >= 0:
@@ -113,16 +138,23 @@ class Attribution:
                 seen = fs.arrays.setdefault(line, {})
                 for name, size in s.arrays:
                     seen[name] = max(seen.get(name, 0), size)
-            if len(s.stack) > 1:
-                caller, cline = s.stack[1]
+            if len(stack) > 1:
+                caller, cline = stack[1]
                 fs.callers[(caller.key, cline)] += w
-            for fr, _ in {id(f): (f, l) for f, l in s.stack}.values():
+            for fr, _ in {id(f): (f, l) for f, l in stack}.values():
                 self._fn(fr).total += w
 
+    @property
+    def thread_time(self):
+        """Seconds sampled over every thread (hotspot shares are of this)."""
+        return sum(self.all_by_cat.values())
+
     def breakdown(self):
-        total = self.thread_time or 1.0
+        """Shares of the main thread's wall time (what the program waits for) by category;
+        other threads' time shows in the hotspots and the flame graph."""
+        total = self.main_time or 1.0
         shares = {c: self.by_cat.get(c, 0.0) / total for c in CATEGORIES}
-        if self.thread_time == 0:
+        if self.main_time == 0:
             shares["other"] = 1.0
         # make them sum to exactly 1 despite rounding
         s = sum(shares.values())

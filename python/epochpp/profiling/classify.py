@@ -109,10 +109,17 @@ def _size(n):
     return f"{n:,}"
 
 
+COMPREHENSIONS = {"<listcomp>", "<setcomp>", "<dictcomp>", "<genexpr>"}
+
+
 def classify(attr, wall_s, limit=10, min_share=0.01):
     """The top hotspots of an Attribution, each classified."""
-    total = attr.thread_time or 1.0
-    fns = sorted(attr.functions.values(), key=lambda f: -f.self_s)
+    total = sum(attr.all_by_cat.values()) or 1.0
+
+    def active(f):  # time doing something: idle waits (an idle thread, a join) are not hotspots
+        return f.self_s - f.self_by_cat.get("other", 0.0)
+
+    fns = sorted((f for f in attr.functions.values() if active(f) > 0.1 * f.self_s), key=lambda f: -active(f))
     out = []
     for fs in fns[:limit * 3]:
         S = fs.self_s
@@ -127,7 +134,12 @@ def classify(attr, wall_s, limit=10, min_share=0.01):
         python = cat.get("python", 0) / S
         name = fr.function if fr.function != "<module>" else f"<module> line {fr.first_line}"
         h = Hotspot(name, fr.file, hot_line, "loop", share, S, fs.calls_seen or None, 2, "")
-        if io >= 0.5:
+        waiting = (cat.get("other", 0) + cat.get("io", 0)) / S
+        if waiting >= 0.5 and io < 0.5:
+            h.kind, h.level = "io", 0
+            h.evidence = (f"{_pct(waiting)} of its time waiting (a lock, another thread, the GIL): not CPU work here; "
+                          f"epochpp will not speed it up")
+        elif io >= 0.5:
             sc = max(fs.syscalls.items(), key=lambda kv: kv[1])[0] if fs.syscalls else -1
             what = SYSCALL_NAMES.get(sc, "I/O")
             h.kind, h.level = "io", 0
@@ -155,6 +167,8 @@ def classify(attr, wall_s, limit=10, min_share=0.01):
             elif src.in_loop(nat_line):
                 h.kind, h.level = "loop", 2
                 small = f" on arrays of ~{_size(biggest)} elements" if biggest else ""
+                if fs.library_calls.get(nat_line) and not small:
+                    small = " (NumPy/library calls)"
                 h.evidence = (f"{_pct(native)} native + {_pct(python)} interpreter time in many small native calls{small} "
                               f"inside a loop (line {nat_line}): loop overhead, not array work")
             else:
@@ -167,7 +181,7 @@ def classify(attr, wall_s, limit=10, min_share=0.01):
             if site is not None and site[1] >= 0.8 * fs.total and fs.calls_seen >= 3:
                 (cfile, cname, cfirst), cline = site[0]
                 csrc = SourceInfo(cfile, cfirst, module=cname == "<module>")
-                if csrc.in_loop(cline):
+                if cname in COMPREHENSIONS or csrc.in_loop(cline):
                     parallel = True
                     h.kind, h.level = "parallel", 3
                     h.evidence = (f"called again and again from the loop at {os.path.basename(cfile)}:{cline} "
