@@ -17,9 +17,9 @@ def chunked(a):
 def main():
     a = np.random.default_rng(0).standard_normal(2_000_000)
     total = 0.0
-    for _ in range(25):
+    for _ in range(60):
         total += chunked(a)
-    print(f"sum of sqrt|x| over 25 passes: {total:.6f}")
+    print(f"sum of sqrt|x| over 60 passes: {total:.6f}")
 
 
 if __name__ == "__main__":

@@ -112,6 +112,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
   }
   Driver d;
   d.level = level;
+  profiler::ModeScope compiling(profiler::kModeCompiled);  // the profiler counts JIT work as epochpp's
   try {
     registerRuntimeSymbols();
     d.specialise(pyfunc, params);
@@ -146,7 +147,6 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     engine::StageText text;
     engine::Timings tm;
     {
-      profiler::ModeScope mode(profiler::kModeCompiled);  // the profiler counts JIT time as epochpp's
       py::gil_scoped_release nogil;
       sp->fn = engine::Engine::instance().compile(std::move(mod), std::move(ctx), in.entry_name,
                                                   want_text || dump_any, &text, &tm, opt_level);

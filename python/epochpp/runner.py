@@ -111,8 +111,14 @@ def function_statuses(level):
         key = (os.path.abspath(f.__code__.co_filename), f.__name__)
         st = d.stats
         if st["native_calls"]:
-            lvl = f"Level {min(level, 2)}"
-            note = "" if level <= 2 else f" (Level {level} parallel/GPU lowering is not implemented yet: ran at Level 2)"
+            text = d.explain()
+            if "run on all cores" in text:
+                lvl = "Level 3: its independent loops run on all cores"
+            elif level >= 3:
+                lvl = "Level 2: no loop with independent iterations"
+            else:
+                lvl = "Level 2"
+            note = "; Level 4 (GPU) is not implemented yet" if level >= 4 else ""
             out[key] = f"compiled ({lvl}): {st['native_calls']} native calls, {st['deopts']} deopts{note}"
         elif st["compiles"]:
             why = d.explain().strip().splitlines()
@@ -162,7 +168,7 @@ def compare(script, args=(), level=3, interval_ms=2.0, json_out=None, html_out=N
             json.dump(result, f, indent=2)
         print(f"epochpp: wrote {json_out}", file=file)
     if html_out:
-        from .profiling.html import write_compare_html
+        from .profiling.compare_html import write_compare_html
         write_compare_html(result, html_out)
         print(f"epochpp: wrote {html_out}", file=file)
     return after.returncode
