@@ -178,10 +178,9 @@ def classify(attr, wall_s, limit=10, min_share=0.01):
         else:
             site = max(fs.callers.items(), key=lambda kv: kv[1]) if fs.callers else None
             parallel = False
-            own_loops = sum(sum(c.values()) for ln, c in fs.lines.items() if src.in_loop(ln))
-            # a function whose time is in its own loops needs the JIT first (Level 2); the
-            # parallel kind is for independent calls of a function that is not loop-bound itself
-            if site is not None and site[1] >= 0.8 * fs.total and fs.calls_seen >= 3 and own_loops < 0.5 * S:
+            # many separate calls from one loop or comprehension: Level 3 runs them on all cores
+            # (and compiles each one: Level 3 includes Level 2)
+            if site is not None and site[1] >= 0.8 * fs.total and fs.calls_seen >= 3:
                 (cfile, cname, cfirst), cline = site[0]
                 csrc = SourceInfo(cfile, cfirst, module=cname == "<module>")
                 if cname in COMPREHENSIONS or csrc.in_loop(cline):
