@@ -200,4 +200,5 @@ def classify(attr, wall_s, limit=10, min_share=0.01):
         out.append(h)
         if len(out) >= limit:
             break
+    out.sort(key=lambda h: -h.share)  # the contract: hotspots sorted by share
     return out
