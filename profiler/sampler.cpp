@@ -210,11 +210,11 @@ void Sampler::sampleOnce(double dt, double wait) {
     char st = threadState(tid);
     // A thread still runnable while we hold the GIL either runs native code that released the
     // GIL (it keeps using CPU) or is on its way to wait for the GIL (it goes to sleep as soon as
-    // it runs). On a busy machine it may not run at all for a while: watch it for up to 5 ms
+    // it runs). On a busy machine it may not run at all for a while: watch it for up to 1 ms
     // (this waits only on threads that do not need the GIL, or would wait for it anyway).
     bool cpuWhileWeHold = false;
     if (st == 'R') {
-      double until = now() + 0.005;
+      double until = now() + 0.001;
       for (int i = 0; now() < until; ++i) {
         double c2 = threadCpu(ts->thread_id);
         if (cpu >= 0 && c2 - cpu > 0.00005) { cpuWhileWeHold = true; break; }

@@ -7,7 +7,11 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <dlfcn.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <llvm/Config/llvm-config.h>
 
 #include "jit/codegen/codegen.h"
 #include "jit/engine/engine.h"
@@ -91,7 +95,36 @@ void dumpStage(const std::string& name, const std::string& stage, const std::str
 
 std::atomic<int> g_counter{0};
 
+// Identifies this build of epochpp (its library file's size and time): a rebuilt compiler never
+// reuses objects an older one cached.
+std::string buildId() {
+  static std::string id = [] {
+    Dl_info info;
+    struct stat st;
+    if (dladdr(reinterpret_cast<void*>(&buildId), &info) && info.dli_fname && ::stat(info.dli_fname, &st) == 0)
+      return std::to_string((long long)st.st_size) + "-" + std::to_string((long long)st.st_mtime);
+    return std::string(__DATE__ " " __TIME__);
+  }();
+  return id;
+}
+
 }  // namespace
+
+// EPOCHPP_CACHE_DIR, else ~/.cache/epochpp; "off" (or an unwritable directory) disables it.
+std::string cacheDirectory() {
+  std::string dir = settings::get("cache_dir");
+  if (dir == "off" || dir == "0") return "";
+  if (dir.empty()) {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    if (xdg && *xdg) dir = std::string(xdg) + "/epochpp";
+    else if (home && *home) dir = std::string(home) + "/.cache/epochpp";
+    else return "";
+  }
+  for (size_t i = 1; i <= dir.size(); ++i)  // mkdir -p
+    if (i == dir.size() || dir[i] == '/') ::mkdir(dir.substr(0, i).c_str(), 0755);
+  return ::access(dir.c_str(), W_OK) == 0 ? dir : "";
+}
 
 static int countParallel(const ir::Block& b) {
   int n = 0;
@@ -130,6 +163,16 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
         sp->guards.push_back({u->pyfunc.attr("__globals__"), py::str(g.name), g.expected});
     }
     sp->text_ir = text_ir;
+    // the cache key: everything codegen reads, the target, and the versions
+    std::string fp = "epochpp-0.1.0;" + buildId() + ";LLVM-" LLVM_VERSION_STRING ";level=" + std::to_string(level) + ";opt=" +
+                     settings::get("opt_level") + ";" + engine::Engine::instance().hostCPU() + ";";
+    for (auto& f : engine::Engine::instance().hostFeatures()) fp += f + ",";
+    for (auto& u : d.units) fp += "\n" + ir::fingerprint(u->fr.fn);
+    uint64_t h = 1469598103934665603ull;  // FNV-1a
+    for (unsigned char c : fp) h = (h ^ c) * 1099511628211ull;
+    char hex[40];
+    std::snprintf(hex, sizeof hex, "%016llx%08zx", (unsigned long long)h, fp.size() & 0xffffffffu);
+    sp->cache_key = hex;
     sp->ret = d.units[0]->fr.fn.return_type;
     bool writes = false, deopt = false;
     for (auto& u : d.units) {
@@ -137,7 +180,10 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
       deopt |= u->fr.fn.may_deopt;
     }
     sp->snapshot = writes && deopt;
-    in.entry_name = "ep_entry_" + std::to_string(g_counter++);
+    bool wantStages = want_text || settings::dumpWants("ir") || settings::dumpWants("llvm") || settings::dumpWants("asm");
+    std::string cacheDir = wantStages ? std::string() : cacheDirectory();
+    // with a cache the entry's name comes from the key: identical code is linked once
+    in.entry_name = cacheDir.empty() ? "ep_entry_" + std::to_string(g_counter++) : "ep_entry_" + sp->cache_key;
     auto t0 = Clock::now();
     auto ctx = std::make_unique<llvm::LLVMContext>();
     auto mod = codegen::lowerToLLVM(*ctx, in);
@@ -148,8 +194,13 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     engine::Timings tm;
     {
       py::gil_scoped_release nogil;
-      sp->fn = engine::Engine::instance().compile(std::move(mod), std::move(ctx), in.entry_name,
-                                                  want_text || dump_any, &text, &tm, opt_level);
+      if (!cacheDir.empty() && !want_text && !dump_any)
+        sp->fn = engine::Engine::instance().compileCached(std::move(mod), std::move(ctx), in.entry_name,
+                                                          cacheDir + "/" + sp->cache_key + ".o", &tm, opt_level,
+                                                          &sp->from_cache);
+      else
+        sp->fn = engine::Engine::instance().compile(std::move(mod), std::move(ctx), in.entry_name,
+                                                    want_text || dump_any, &text, &tm, opt_level);
     }
     sp->ms_optimise = tm.optimise_ms;
     sp->ms_link = tm.codegen_link_ms;

@@ -29,6 +29,8 @@ struct Specialisation {
   std::vector<std::pair<std::string, std::string>> units;  // (file, function) per compiled function
   std::string text_ir, text_llvm, text_asm;
   int level = 2;                 // the level it was compiled at (3: parallel loops)
+  std::string cache_key;         // hash of the code's fingerprint, target and versions
+  bool from_cache = false;       // linked from the disk cache (or this process) without compiling
   int parallel_loops = 0;        // loops Level 3 runs on all cores
   double ms_frontend = 0, ms_passes = 0, ms_codegen = 0, ms_optimise = 0, ms_link = 0;
 };
@@ -39,5 +41,6 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
                                                       bool want_text, int level = 2);
 
 std::string signatureText(const std::vector<ir::Type>& params);
+std::string cacheDirectory();  // "" when the disk cache is off
 
 }  // namespace epochpp::runtime

@@ -31,7 +31,7 @@ struct DispatcherState {
   int level() const {
     PyObject* opts = dict ? PyDict_GetItemString(dict, "_epochpp_options") : nullptr;
     PyObject* lv = opts && PyDict_Check(opts) ? PyDict_GetItemString(opts, "level") : nullptr;
-    long l = (lv && PyLong_Check(lv)) ? PyLong_AsLong(lv) : settings::getInt("level");
+    long l = (lv && PyLong_Check(lv)) ? PyLong_AsLong(lv) : settings::getInt("jit_level");
     return l < 2 ? 2 : (int)l;
   }
 };
@@ -353,6 +353,7 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
                     sp->parallel_loops ? 3 : 2, sp->ret.str().c_str(), sp->ms_frontend + sp->ms_passes + sp->ms_codegen + sp->ms_optimise + sp->ms_link,
                     sp->ms_frontend, sp->ms_passes, sp->ms_codegen, sp->ms_optimise, sp->ms_link);
       s += buf;
+      if (sp->from_cache) s += " (code from the cache: no LLVM work)";
       if (sp->parallel_loops)
         s += "; Level 3: " + std::to_string(sp->parallel_loops) + " loop(s) run on all cores (" +
              std::to_string(parallel::maxThreads()) + " threads) when the work is large enough";

@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include "jit/engine/engine.h"
+#include "runtime/compiler.h"
 #include "runtime/settings.h"
 
 namespace py = pybind11;
@@ -40,6 +41,8 @@ PYBIND11_MODULE(_core, m) {
   Py_INCREF(t);
   PyModule_AddObject(m.ptr(), "Dispatcher", t);
   epochpp::profiler::bind(m);
+  m.def("cache_dir", []() { return epochpp::runtime::cacheDirectory(); },
+        "the directory of the compiled-object cache ('' when EPOCHPP_CACHE_DIR=off)");
   m.def("reinstall_sigint", []() { epochpp::runtime::installSignalHandler(); },
         "chain epochpp's SIGINT handler in again (after signal.signal replaced it)");
   m.def("build_info", &epochpp::runtime::buildInfo, "versions of LLVM and oneTBB, the host CPU and its features");

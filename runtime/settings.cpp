@@ -12,6 +12,7 @@ namespace epochpp::settings {
 const std::vector<Setting>& all() {
   static const std::vector<Setting> table = {
       {"level", "EPOCHPP_LEVEL", "3", "acceleration level 0-4 used by enable() and `epochpp run`"},
+      {"jit_level", "EPOCHPP_JIT_LEVEL", "2", "level of @epochpp.jit without level= (enable(level) sets it)"},
       {"disable", "EPOCHPP_DISABLE", "0", "1: epochpp.jit returns functions that always run in the interpreter"},
       {"dump", "EPOCHPP_DUMP", "", "comma list of stages to write at compile time: ir,llvm,asm"},
       {"dump_dir", "EPOCHPP_DUMP_DIR", "epochpp_dump", "directory for EPOCHPP_DUMP files"},

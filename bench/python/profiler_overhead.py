@@ -55,7 +55,9 @@ def main():
             modes = {"plain": [sys.executable, path],
                      "epochpp profile": [sys.executable, "-m", "epochpp", "profile", "--no-color", path]}
             if scalene:
-                modes["scalene"] = [sys.executable, "-m", "scalene", "--cli", "--cpu", "--reduced-profile", path]
+                # Scalene 2.x: `scalene run --cpu-only` (CPU sampling, the same job as epochpp's sampler)
+                modes["scalene --cpu-only"] = [sys.executable, "-m", "scalene", "run", "--cpu-only", "-o",
+                                               os.path.join(d, "scalene.json"), path]
             times = {m: [] for m in modes}
             for r in range(a.repeat):
                 for m, cmd in (modes.items() if r % 2 == 0 else reversed(list(modes.items()))):

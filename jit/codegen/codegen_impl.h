@@ -133,7 +133,9 @@ struct FnLowering {
   void pollEvery(int line);
   // Level 3 (lower_parallel.cpp)
   llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* n);
-  void parallelLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);
+  // Emits the parallel run; on any failure it restores the arrays the loop wrote and branches
+  // to `serialB` (the checked serial loop then raises exactly where CPython would).
+  void parallelLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n, llvm::BasicBlock* serialB);
   void runOutlined(const ir::Stmt& s);
   const ir::Type& reductionType(const ir::Stmt& s, int slot);
   llvm::AllocaInst* pollCounter = nullptr;

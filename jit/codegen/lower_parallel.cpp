@@ -91,7 +91,7 @@ Value* FnLowering::parallelProfitable(const ir::Stmt& s, Value* n) {
   return ok;
 }
 
-void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Value* n) {
+void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Value* n, BasicBlock* serialB) {
   int L = (int)f.locals.size();
   int R = (int)s.reductions.size();
   auto* ptrTy = b.getPtrTy();
@@ -137,8 +137,38 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
     sub.plainStatus = true;
     sub.runOutlined(s);
   }
+  // keep what the loop may overwrite: the byte span of every array it writes
+  std::vector<std::tuple<Value*, Value*, Value*>> saved;  // (address, bytes, copy)
+  for (int w : s.written_arrays) {
+    Val a{b.CreateLoad(m.arrayTy, slots[w]), f.locals[w].type};
+    Value* base = b.CreatePtrToInt(b.CreateExtractValue(a.v, {0}), b.getInt64Ty());
+    Value* lo = base, *hi = base;
+    for (int d = 0; d < a.t.ndim; ++d) {
+      Value* ext = b.CreateMul(b.CreateSub(dim(a, d), i64(1)), stride(a, d));
+      Value* neg = b.CreateICmpSLT(ext, i64(0));
+      lo = b.CreateAdd(lo, b.CreateSelect(neg, ext, i64(0)));
+      hi = b.CreateAdd(hi, b.CreateSelect(neg, i64(0), ext));
+    }
+    Value* bytes = b.CreateAdd(b.CreateSub(hi, lo), i64(8));
+    Value* addr = b.CreateIntToPtr(lo, b.getPtrTy());
+    Value* copy = b.CreateCall(m.rt("ep_rt_scratch"), {ctx, bytes});
+    raiseIf(b.CreateIsNull(copy), EP_EXC_MEMORY, "cannot allocate scratch memory", s.line);
+    b.CreateMemCpy(copy, MaybeAlign(1), addr, MaybeAlign(1), bytes);
+    saved.push_back({addr, bytes, copy});
+  }
   Value* status = b.CreateCall(m.rt("ep_rt_parallel_for"), {ctx, n, nchunks, outlined, env});
-  checkStatus(status);
+  auto* okB = newBB("par.ok");
+  auto* failB = newBB("par.failed");
+  b.CreateCondBr(b.CreateICmpEQ(status, i32(EP_OK)), okB, failB);
+  b.SetInsertPoint(failB);
+  checkStatus(b.CreateSelect(b.CreateICmpEQ(status, i32(EP_DEOPT)), i32(EP_OK), status));  // Ctrl-C propagates
+  for (auto& [addr, bytes, copy] : saved) {
+    b.CreateMemCpy(addr, MaybeAlign(1), copy, MaybeAlign(1), bytes);
+    b.CreateCall(m.rt("ep_rt_scratch_free"), {ctx, copy});
+  }
+  b.CreateBr(serialB);  // the serial loop redoes it and fails exactly where CPython does
+  b.SetInsertPoint(okB);
+  for (auto& [addr, bytes, copy] : saved) b.CreateCall(m.rt("ep_rt_scratch_free"), {ctx, copy});
   // combine the partial results in chunk order (reproducible for any thread count)
   for (int r = 0; r < R; ++r) {
     int slot = s.reductions[r].first;
@@ -206,6 +236,8 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
   }
   Value* start = b.CreateLoad(b.getInt64Ty(), envLoad(2 * L));
   Value* step = b.CreateLoad(b.getInt64Ty(), envLoad(2 * L + 1));
+  // Ctrl-C: every chunk looks before it starts (chunks are short: 1/256 of the loop)
+  raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", s.line);
   BasicBlock* pre = b.GetInsertBlock();
   auto* head = newBB("chunk.head");
   auto* bodyB = newBB("chunk.body");

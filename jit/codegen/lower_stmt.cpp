@@ -111,7 +111,7 @@ void FnLowering::forRange(const ir::Stmt& s) {
     auto* serB = newBB("for.serial");
     b.CreateCondBr(parallelProfitable(s, n), parB, serB);
     b.SetInsertPoint(parB);
-    parallelLoop(s, start, step, n);
+    parallelLoop(s, start, step, n, serB);
     b.CreateBr(elseB);
     b.SetInsertPoint(serB);
   }

@@ -15,6 +15,10 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Transforms/Utils/Cloning.h>
 
+#include <llvm/Support/FileSystem.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
@@ -129,6 +133,92 @@ void* Engine::compile(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ct
     t->codegen_link_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
   }
   return sym->toPtr<void*>();
+}
+
+static void optimise(Module& m, TargetMachine& tm, int opt_level) {
+  LoopAnalysisManager lam;
+  FunctionAnalysisManager fam;
+  CGSCCAnalysisManager cgam;
+  ModuleAnalysisManager mam;
+  PipelineTuningOptions pto;
+  pto.LoopVectorization = true;
+  pto.SLPVectorization = true;
+  PassBuilder pb(&tm, pto);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  static const OptimizationLevel levels[] = {OptimizationLevel::O0, OptimizationLevel::O1, OptimizationLevel::O2,
+                                             OptimizationLevel::O3};
+  int lvl = opt_level < 0 ? 0 : opt_level > 3 ? 3 : opt_level;
+  ModulePassManager mpm = lvl == 0 ? pb.buildO0DefaultPipeline(OptimizationLevel::O0)
+                                   : pb.buildPerModuleDefaultPipeline(levels[lvl]);
+  mpm.run(m, mam);
+}
+
+void* Engine::compileCached(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ctx, const std::string& entry,
+                            const std::string& cache_file, Timings* t, int opt_level, bool* hit) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto t0 = std::chrono::steady_clock::now();
+  *hit = false;
+  if (auto sym = impl_->jit->lookup(entry)) {  // the same code is already linked in this process
+    *hit = true;
+    return sym->toPtr<void*>();
+  } else {
+    consumeError(sym.takeError());
+  }
+  auto& jd = impl_->jit->getMainJITDylib();
+  auto linkObject = [&](std::unique_ptr<MemoryBuffer> buf) -> void* {
+    check(impl_->jit->addObjectFile(jd, std::move(buf)));
+    auto sym = impl_->jit->lookup(entry);
+    if (!sym) throw std::runtime_error(toString(sym.takeError()));
+    return sym->toPtr<void*>();
+  };
+  if (auto buf = MemoryBuffer::getFile(cache_file, /*IsText=*/false, /*RequiresNullTerminator=*/false)) {
+    *hit = true;
+    void* p = linkObject(std::move(*buf));
+    if (t) t->codegen_link_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    return p;
+  }
+  TargetMachine& tm = *impl_->tm;
+  m->setDataLayout(impl_->jit->getDataLayout());
+  m->setTargetTriple(impl_->jit->getTargetTriple().str());
+  for (auto& f : *m) {
+    if (f.isDeclaration()) continue;
+    f.addFnAttr("target-cpu", tm.getTargetCPU());
+    f.addFnAttr("target-features", tm.getTargetFeatureString());
+  }
+  optimise(*m, tm, opt_level);
+  auto t1 = std::chrono::steady_clock::now();
+  SmallVector<char, 0> obj;
+  {
+    raw_svector_ostream os(obj);
+    legacy::PassManager pm;
+    if (tm.addPassesToEmitFile(pm, os, nullptr, CodeGenFileType::ObjectFile))
+      throw std::runtime_error("the target cannot emit object files");
+    pm.run(*m);
+  }
+  // write the cache entry atomically: a temporary file renamed into place
+  std::string tmp = cache_file + ".tmp." + std::to_string(::getpid());
+  {
+    std::error_code ec;
+    raw_fd_ostream out(tmp, ec, sys::fs::OF_None);
+    if (!ec) {
+      out.write(obj.data(), obj.size());
+      out.close();
+      if (!out.has_error()) sys::fs::rename(tmp, cache_file);
+      else sys::fs::remove(tmp);
+    }
+  }
+  (void)ctx;
+  void* p = linkObject(MemoryBuffer::getMemBufferCopy(StringRef(obj.data(), obj.size()), entry));
+  auto t2 = std::chrono::steady_clock::now();
+  if (t) {
+    t->optimise_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    t->codegen_link_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
+  }
+  return p;
 }
 
 std::string Engine::hostCPU() const { return sys::getHostCPUName().str(); }

@@ -27,6 +27,11 @@ class Engine {
   // Optimises and adds the module; returns the address of `entry`. Fills `text` when asked.
   void* compile(std::unique_ptr<llvm::Module> m, std::unique_ptr<llvm::LLVMContext> ctx, const std::string& entry,
                 bool want_text, StageText* text, Timings* t, int opt_level = 3);
+  // With a cache file path: if it exists, its object is linked instead of compiling the
+  // module (`*hit` is set); else the module is compiled to an object, written there (atomically:
+  // concurrent processes are safe) and linked. An entry already linked in this process is reused.
+  void* compileCached(std::unique_ptr<llvm::Module> m, std::unique_ptr<llvm::LLVMContext> ctx,
+                      const std::string& entry, const std::string& cache_file, Timings* t, int opt_level, bool* hit);
   std::string hostCPU() const;
   std::vector<std::string> hostFeatures() const;
   std::string triple() const;

@@ -174,6 +174,9 @@ StmtPtr mkPass(int line = 0);
 // Printer (golden-text format) and verifier.
 std::string print(const Function& f);
 std::string print(const Expr& e, const Function& f);
+// Everything codegen reads from the function (nodes, types, constants, pass facts), as text:
+// equal fingerprints lower to the same code (the disk cache's key).
+std::string fingerprint(const Function& f);
 // Returns an empty string when the function is well formed, else what is wrong.
 std::string verify(const Function& f, bool require_types);
 

@@ -159,3 +159,45 @@ std::string print(const Function& f) {
 }
 
 }  // namespace epochpp::ir
+
+namespace epochpp::ir {
+namespace {
+void fpExpr(const Expr& e, std::string& o) {
+  o += "(" + std::to_string((int)e.kind) + "," + std::to_string((int)e.op) + "," + e.type.str() + "," +
+       std::to_string(e.slot) + "," + std::to_string(e.callee) + "," + std::to_string(e.ival) + "," +
+       fmtFloat(e.fval) + "," + std::to_string(e.col) + "," + std::to_string(e.line) + "," + e.name;
+  for (auto& a : e.args) fpExpr(*a, o);
+  o += ")";
+}
+void fpBlock(const Block& b, std::string& o) {
+  for (auto& s : b) {
+    o += "[" + std::to_string((int)s->kind) + "," + std::to_string(s->slot) + "," + std::to_string(s->line) + "," +
+         std::to_string(s->parallel) + "," + std::to_string(s->work) + ",h" + std::to_string(s->hoisted.size());
+    for (auto& h : s->hoisted) {
+      o += "{" + std::to_string(h.base_slot) + (h.load ? "L" : "S");
+      for (auto& t : h.dims) o += "," + std::to_string(t.slot) + ":" + std::to_string(t.offset) + (t.arith ? "a" : "");
+      o += "}";
+    }
+    for (auto& [slot, op] : s->reductions) o += ",r" + std::to_string(slot) + ":" + std::to_string((int)op);
+    for (int w : s->written_arrays) o += ",w" + std::to_string(w);
+    for (int r : s->read_arrays) o += ",x" + std::to_string(r);
+    if (s->value) fpExpr(*s->value, o);
+    for (auto& a : s->args) fpExpr(*a, o);
+    o += "{";
+    fpBlock(s->body, o);
+    o += "|";
+    fpBlock(s->orelse, o);
+    o += "}]";
+  }
+}
+}  // namespace
+
+std::string fingerprint(const Function& f) {
+  std::string o = f.name + "@" + f.file + ":" + std::to_string(f.first_line) + "->" + f.return_type.str() + ";";
+  for (auto& t : f.param_types) o += t.str() + ",";
+  for (auto& l : f.locals) o += l.name + ":" + l.type.str() + ",";
+  o += std::to_string(f.writes_args) + std::to_string(f.may_deopt) + ";";
+  fpBlock(f.body, o);
+  return o;
+}
+}  // namespace epochpp::ir

@@ -102,7 +102,6 @@ struct Effects {
 
   void block(const Block& b) {
     for (auto& s : b) {
-      if (s->kind == StmtKind::For && s->parallel) deopt = true;  // any failure in a worker deopts the call
       if (s->value) expr(*s->value);
       for (auto& a : s->args) expr(*a);
       if (s->kind == StmtKind::Store) {

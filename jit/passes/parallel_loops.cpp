@@ -89,8 +89,9 @@ struct Analysis {
     if (e.kind == ExprKind::NamedExpr) fail();
   }
 
+  std::set<int> ivCopies;  // `i = $i` (enumerate): the same value as the loop variable
   bool indexedByIv(const std::vector<ExprPtr>& args) {
-    return args.size() >= 2 && args[1]->kind == ExprKind::Var && args[1]->slot == iv;
+    return args.size() >= 2 && args[1]->kind == ExprKind::Var && (args[1]->slot == iv || ivCopies.count(args[1]->slot));
   }
 
   void checkReadsOfWritten(const Expr& e) {
@@ -117,6 +118,7 @@ struct Analysis {
         case StmtKind::Assign: {
           assignCount[s->slot]++;
           const Expr& v = *s->value;
+          if (depth == 0 && v.kind == ExprKind::Var && v.slot == iv) ivCopies.insert(s->slot);
           if (v.kind == ExprKind::Binary && (v.op == Op::Add || v.op == Op::Mul) && v.args[0]->kind == ExprKind::Var &&
               v.args[0]->slot == s->slot && v.type.isScalar()) {
             std::set<int> rhs;
@@ -202,6 +204,8 @@ struct Marker {
     };
     reads(s.body);
     if (!a.ok) return false;
+    for (int c : a.ivCopies)
+      if (a.assignCount[c] != 1) return false;  // rebound elsewhere in the body: not a copy
     // scalars: reduction or private
     std::set<int> assigned;
     slotsInBlock(s.body, assigned);

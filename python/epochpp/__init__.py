@@ -54,6 +54,8 @@ def jit(fn=None, *, level=None, **options):
     unknown = set(options) - {"deterministic", "cache"}
     if unknown:
         raise TypeError(f"epochpp.jit() got unexpected options: {', '.join(sorted(unknown))}")
+    if level is not None and (not isinstance(level, int) or not 0 <= level <= 4):
+        raise ValueError(f"epochpp.jit(level=...): 0-4, not {level!r}")
 
     def wrap(f):
         if isinstance(f, _native().Dispatcher):
@@ -106,7 +108,7 @@ def report(file=None):
     return accelerate.report(file)
 
 
-def profile(interval_ms=2.0, **kw):
+def profile(interval_ms=10.0, **kw):
     """``with epochpp.profile() as p: ...`` then ``p.report()``, ``p.to_json(path)``, ``p.hotspots``."""
     from .profiling import Profile
     return Profile(interval_ms=interval_ms, **kw)

@@ -23,6 +23,16 @@ LEVELS = {0: "plain CPython", 1: "monitoring (profiler)", 2: "JIT (LLVM)", 3: "J
           4: "JIT + parallel + GPU (CUDA)"}
 
 
+def env_level(default: int = 3) -> int:
+    """EPOCHPP_LEVEL, checked (a bad value is an error that says what is allowed)."""
+    text = os.environ.get("EPOCHPP_LEVEL", "").strip()
+    if not text:
+        return default
+    if text not in {"0", "1", "2", "3", "4"}:
+        raise ValueError(f"EPOCHPP_LEVEL must be 0, 1, 2, 3 or 4, not {text!r}")
+    return int(text)
+
+
 def level() -> int:
     """The level set by enable() (0 when disabled)."""
     return _state["level"]
@@ -136,8 +146,8 @@ def enable(level: int | None = None, include=(), _namespace=None, _from_runner=F
     if os.environ.get("EPOCHPP_DISABLE") == "1":
         level = 0
     if level is None:
-        level = int(os.environ.get("EPOCHPP_LEVEL", "3") or 3)
-    if not 0 <= int(level) <= 4:
+        level = env_level()
+    if not isinstance(level, int) or not 0 <= level <= 4:
         raise ValueError(f"epochpp.enable: level must be 0-4, got {level}")
     level = int(level)
     if _state["level"]:
@@ -146,6 +156,7 @@ def enable(level: int | None = None, include=(), _namespace=None, _from_runner=F
     _state["include"] = tuple(include)
     from . import _native
     _native().set_setting("level", str(level))
+    _native().set_setting("jit_level", str(max(2, level)))  # functions compile at this level
     if level >= 1 and not _from_runner:  # `epochpp run` profiles on its own
         from .profiling import Profile
         _state["monitor"] = Profile(interval_ms=10.0, level=level).start()
@@ -165,6 +176,9 @@ def disable() -> None:
     for namespace, name, fn, d in reversed(_state["wrapped"]):
         if namespace.get(name) is d:
             namespace[name] = fn
+    if _state["level"]:
+        from . import _native
+        _native().set_setting("jit_level", "2")
     _state["wrapped"].clear()
     if _state["finder"] in sys.meta_path:
         sys.meta_path.remove(_state["finder"])

@@ -53,13 +53,15 @@ def cmd_version(args: argparse.Namespace) -> int:
 def _setup_run(parser: argparse.ArgumentParser) -> None:
     import os
 
-    parser.add_argument("--level", type=int, default=int(os.environ.get("EPOCHPP_LEVEL", "3") or 3),
-                        choices=range(0, 5), metavar="N", help="acceleration level 0-4 (default 3)")
+    text = os.environ.get("EPOCHPP_LEVEL", "").strip()
+    default = int(text) if text in {"0", "1", "2", "3", "4"} else 3  # a bad value is reported when used
+    parser.add_argument("--level", type=int, default=default, choices=range(0, 5), metavar="N",
+                        help="acceleration level 0-4 (default EPOCHPP_LEVEL or 3)")
     parser.add_argument("--compare", action="store_true",
                         help="run plain (level 0) and accelerated, check outputs match, show before/after")
     parser.add_argument("--json", metavar="F", help="write the profile (with --compare: before, after, speedup)")
     parser.add_argument("--html", metavar="F", help="write an HTML report (with --compare: side by side)")
-    parser.add_argument("--interval", metavar="MS", type=float, default=2.0, help="sampling interval (ms)")
+    parser.add_argument("--interval", metavar="MS", type=float, default=10.0, help="sampling interval (ms, default 10)")
     parser.add_argument("--report", action="store_true", help="print the profile after the run")
     parser.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("script", help="the Python script to run")
@@ -68,6 +70,11 @@ def _setup_run(parser: argparse.ArgumentParser) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import os
+
+    text = os.environ.get("EPOCHPP_LEVEL", "").strip()
+    if text and text not in {"0", "1", "2", "3", "4"}:
+        print(f"epochpp run: EPOCHPP_LEVEL must be 0-4, not {text!r}", file=sys.stderr)
+        return 2
 
     if not os.path.isfile(args.script):
         print(f"epochpp run: no such script: {args.script}", file=sys.stderr)
@@ -94,8 +101,8 @@ def _setup_profile(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="F", help="write the profile as JSON (versioned schema)")
     parser.add_argument("--html", metavar="F", help="write a self-contained HTML report with a flame graph")
     parser.add_argument("--speedscope", metavar="F", help="write a file for https://www.speedscope.app")
-    parser.add_argument("--interval", metavar="MS", type=float, default=2.0,
-                        help="sampling interval in milliseconds (default 2)")
+    parser.add_argument("--interval", metavar="MS", type=float, default=10.0,
+                        help="sampling interval in milliseconds (default 10)")
     parser.add_argument("--no-color", action="store_true", help="plain text report")
     parser.add_argument("script", help="the Python script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
@@ -148,16 +155,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(args)
 
 
-# --------------------------------------------------------------------------- cache (placeholder)
+# --------------------------------------------------------------------------- cache
 
 
 def _setup_cache(parser: argparse.ArgumentParser) -> None:
-    # Placeholder: accept anything so the message below is what the user sees.
-    parser.set_defaults(accepts_unknown=True)
+    parser.add_argument("action", choices=["info", "clear"], help="show the cache's place and size, or empty it")
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    return _not_implemented("cache")
+    import glob
+    import os
+
+    from epochpp import _native
+
+    d = _native().cache_dir()
+    if not d:
+        print("the compiled-code cache is off (EPOCHPP_CACHE_DIR=off, or no writable directory)")
+        return 0
+    files = glob.glob(os.path.join(d, "*.o"))
+    if args.action == "clear":
+        for f in files:
+            os.remove(f)
+        print(f"removed {len(files)} cached object(s) from {d}")
+        return 0
+    size = sum(os.path.getsize(f) for f in files)
+    print(f"directory : {d}\nentries   : {len(files)}\nsize      : {size / 1024:.1f} KiB")
+    print("key       : the compiled IR (after all passes), the level, the CPU and its features, and the builds of\n"
+          "            epochpp and LLVM; a changed function or callee, a rebound global constant or a new build\n"
+          "            gives a new key. Set EPOCHPP_CACHE_DIR to move it, EPOCHPP_CACHE_DIR=off to disable it.")
+    return 0
 
 
 # --------------------------------------------------------------------------- table and entry point

@@ -47,7 +47,7 @@ def _print_user_traceback(path):
     traceback.print_exception(etype, value, t if t is not None else tb)
 
 
-def run_accelerated(path, args=(), level=3, interval_ms=2.0, profile=True):
+def run_accelerated(path, args=(), level=3, interval_ms=10.0, profile=True):
     """Runs the script in this process at `level`. Returns (exit code, Profile or None, statuses)."""
     from .profiling import Profile
 
@@ -142,7 +142,7 @@ def _run_child(script, args, level, json_path, stdin_data, interval_ms):
     return subprocess.run(cmd, input=stdin_data, capture_output=True)
 
 
-def compare(script, args=(), level=3, interval_ms=2.0, json_out=None, html_out=None, file=None):
+def compare(script, args=(), level=3, interval_ms=10.0, json_out=None, html_out=None, file=None):
     """Runs the script plain (level 0) and at `level`, checks the outputs match, prints the shift."""
     file = file or sys.stderr
     stdin_data = None if sys.stdin is None or sys.stdin.isatty() else sys.stdin.buffer.read()

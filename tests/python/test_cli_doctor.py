@@ -311,10 +311,9 @@ def test_version_in_process(capsys):
     assert capsys.readouterr().out.strip().startswith("epochpp ")
 
 
-@pytest.mark.parametrize("command", ["cache"])
-def test_placeholders_exit_2(command, capsys):
-    assert cli.main([command, "script.py", "--json", "out.json"]) == 2
-    assert capsys.readouterr().err.strip() == f"epochpp {command}: not implemented yet"
+def test_every_command_is_implemented():
+    names = [name for name, *_ in cli.SUBCOMMANDS]
+    assert set(names) >= {"run", "profile", "bench", "cache", "doctor", "version"}
 
 
 @pytest.mark.parametrize("command", ["run", "profile", "bench"])

@@ -298,3 +298,49 @@ def test_error_notes_name_the_compiled_line():
         f(np.zeros(2), 5)
     if sys.version_info >= (3, 11):
         assert any("test_jit_api.py" in n and "bad" in n for n in ei.value.__notes__)
+
+
+CACHE_SCRIPT = """
+import sys, time
+import numpy as np
+import epochpp
+
+def kern(a):
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i] * a[i]
+    return s
+
+f = epochpp.jit(kern)
+t0 = time.perf_counter()
+r = f(np.arange(10.0))
+print(r, time.perf_counter() - t0, "from the cache" in f.explain() or "code from the cache" in f.explain())
+"""
+
+
+def test_disk_cache_across_processes(tmp_path):
+    import subprocess
+    script = tmp_path / "k.py"
+    script.write_text(CACHE_SCRIPT)
+    env = dict(os.environ, EPOCHPP_CACHE_DIR=str(tmp_path / "cache"))
+
+    def run():
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0, out.stderr
+        value, seconds, hit = out.stdout.split()
+        return float(value), float(seconds), hit == "True"
+
+    v1, t1, hit1 = run()
+    v2, t2, hit2 = run()
+    assert v1 == v2 == 285.0
+    assert not hit1 and hit2
+    assert len(list((tmp_path / "cache").glob("*.o"))) == 1
+    # a changed function gets a new entry (never a stale object)
+    script.write_text(CACHE_SCRIPT.replace("a[i] * a[i]", "a[i] * 2.0"))
+    v3, _, hit3 = run()
+    assert v3 == 90.0 and not hit3
+    assert len(list((tmp_path / "cache").glob("*.o"))) == 2
+    r = subprocess.run([sys.executable, "-m", "epochpp", "cache", "clear"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0 and "removed 2" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "epochpp", "cache", "info"], capture_output=True, text=True, env=env)
+    assert "entries   : 0" in r.stdout

@@ -17,7 +17,7 @@ from .attribution import Attribution, decode
 from .classify import classify
 from . import report as _report
 
-DEFAULT_INTERVAL_MS = 2.0
+DEFAULT_INTERVAL_MS = 10.0
 
 
 class Profile:

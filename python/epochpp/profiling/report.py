@@ -8,7 +8,7 @@ from .attribution import CATEGORIES
 
 SCHEMA_VERSION = 1
 _LEVEL_ADVICE = {0: "not CPU work: use threads or asyncio", 2: "Level 2: epochpp.jit / enable(level=2)",
-                 3: "Level 3: enable(level=3) or epochpp.parallel_map", 4: "Level 4: a GPU (enable(level=4))"}
+                 3: "Level 3: enable(level=3) (independent loop iterations on all cores)", 4: "Level 4: a GPU (enable(level=4))"}
 _COLORS = {"python": "33", "native": "36", "compiled": "32", "parallel": "92", "gpu": "35", "io": "34", "other": "90"}
 
 
