@@ -1,0 +1,143 @@
+"""Level 3: independent loops run on all cores with the serial result; dependent loops stay serial."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import diffharness
+
+epochpp = diffharness.get_epochpp()
+pytestmark = pytest.mark.skipif(diffharness.FAKE_JIT, reason="needs the real compiler")
+N = 400_000  # above the parallel work threshold
+
+
+def saxpy(a, x, y, out):
+    for i in range(len(x)):
+        out[i] = a * x[i] + y[i]
+    return out
+
+
+def int_reduce(x):
+    s = 0
+    p = 0
+    for i in range(len(x)):
+        s += x[i] * 3
+        p += i % 7
+    return s, p
+
+
+def float_reduce(x):
+    t = 0.0
+    for i in range(len(x)):
+        t += x[i] * 0.5
+    return t
+
+
+def prefix_sum(x, out):
+    acc = 0.0
+    for i in range(len(x)):
+        acc = acc + x[i]
+        out[i] = acc
+    return out
+
+
+def shift_left(a):
+    for i in range(len(a) - 1):
+        a[i] = a[i + 1]
+    return a
+
+
+def write_other(a, b):
+    for i in range(len(a)):
+        b[i] = a[i] * 2.0
+    return b
+
+
+def fails_midway(x, out, bad):
+    for i in range(len(x)):
+        out[i] = x[i] + 1.0
+        if i == bad:
+            out[i] = x[i + len(x)]  # IndexError, after earlier iterations wrote
+    return out
+
+
+def parallel_loops(f):
+    return "run on all cores" in f.explain()
+
+
+def test_parallel_results_equal_serial():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal(N), rng.standard_normal(N)
+    f3 = epochpp.jit(saxpy, level=3)
+    got = f3(2.5, x, y, np.empty(N))
+    assert np.array_equal(got, saxpy(2.5, x, y, np.empty(N)))
+    assert parallel_loops(f3)
+    xi = rng.integers(-1000, 1000, N)
+    g3 = epochpp.jit(int_reduce, level=3)
+    assert g3(xi) == int_reduce(xi) and type(g3(xi)[0]) is type(int_reduce(xi)[0])
+    assert parallel_loops(g3)
+
+
+def test_float_reductions_are_close_and_reproducible():
+    x = np.random.default_rng(1).standard_normal(N)
+    f3 = epochpp.jit(float_reduce, level=3)
+    r = f3(x)
+    assert parallel_loops(f3)
+    assert r == pytest.approx(float_reduce(x), rel=1e-12)  # reassociated: last bits may differ
+    assert f3(x) == r  # same chunks every time
+
+
+@pytest.mark.parametrize("fn", [prefix_sum, shift_left])
+def test_dependent_loops_stay_serial(fn):
+    x = np.random.default_rng(2).standard_normal(N)
+    args = (x, np.empty(N)) if fn is prefix_sum else (x.copy(),)
+    ref_args = (x, np.empty(N)) if fn is prefix_sum else (x.copy(),)
+    f3 = epochpp.jit(fn, level=3)
+    assert np.array_equal(f3(*args), fn(*ref_args))
+    assert not parallel_loops(f3), f3.explain()
+
+
+def test_aliasing_views_run_serially_and_exactly():
+    a = np.arange(float(N + 1))
+    ref = a.copy()
+    write_other(ref[:-1], ref[1:])  # b overlaps a: the serial result chains
+    f3 = epochpp.jit(write_other, level=3)
+    f3(a[:-1], a[1:])
+    assert np.array_equal(a, ref)
+
+
+def test_error_in_a_parallel_loop_is_exact():
+    x = np.arange(float(N))
+    out, ref = np.zeros(N), np.zeros(N)
+    with pytest.raises(IndexError):
+        fails_midway(x, ref, N // 2)
+    f3 = epochpp.jit(fails_midway, level=3)
+    with pytest.raises(IndexError):
+        f3(x, out, N // 2)
+    assert np.array_equal(out, ref)  # exactly the writes CPython made before the error
+
+
+DET = """
+import sys, numpy as np, epochpp
+def float_reduce(x):
+    t = 0.0
+    for i in range(len(x)):
+        t += x[i] * 0.5
+    return t
+x = np.random.default_rng(1).standard_normal(400_000)
+print(repr(epochpp.jit(float_reduce, level=3)(x)))
+"""
+
+
+def test_same_bits_for_any_thread_count(tmp_path):
+    script = tmp_path / "det.py"
+    script.write_text(DET)
+    outs = set()
+    for threads in ("1", "2", "3"):
+        r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           env=dict(os.environ, EPOCHPP_NUM_THREADS=threads), timeout=120)
+        assert r.returncode == 0, r.stderr
+        outs.add(r.stdout.strip())
+    assert len(outs) == 1, outs
