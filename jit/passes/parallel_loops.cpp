@@ -204,8 +204,8 @@ struct Marker {
     };
     reads(s.body);
     if (!a.ok) return false;
-    for (int c : a.ivCopies)
-      if (a.assignCount[c] != 1) return false;  // rebound elsewhere in the body: not a copy
+    for (auto it = a.ivCopies.begin(); it != a.ivCopies.end();)  // rebound elsewhere: not a copy
+      it = a.assignCount[*it] != 1 ? a.ivCopies.erase(it) : std::next(it);
     // scalars: reduction or private
     std::set<int> assigned;
     slotsInBlock(s.body, assigned);
@@ -264,6 +264,15 @@ struct Marker {
     bool nested = false;
     for (auto& st : s.body) nested |= st->kind == StmtKind::For || st->kind == StmtKind::While || !st->body.empty();
     if (!nested) s.work = std::max<int64_t>(1, s.work / 10);
+    // a simple loop that writes arrays is memory-bound: the copy of what it writes (kept so a
+    // failure can be undone exactly) would cost more than the second core gains
+    if (!nested && !a.written.empty() && s.work < 4) {
+      s.parallel = false;
+      s.reductions.clear();
+      s.written_arrays.clear();
+      s.read_arrays.clear();
+      return false;
+    }
     return true;
   }
 
