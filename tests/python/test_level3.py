@@ -3,6 +3,8 @@ import os
 import subprocess
 import sys
 
+import math
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,12 @@ N = 400_000  # above the parallel work threshold
 def saxpy(a, x, y, out):
     for i in range(len(x)):
         out[i] = a * x[i] + y[i]
+    return out
+
+
+def heavy(a, x, y, out):
+    for i in range(len(x)):
+        out[i] = a * math.sin(x[i]) * math.cos(y[i]) + math.sqrt(abs(x[i] * y[i])) - math.exp(-abs(y[i]))
     return out
 
 
@@ -70,10 +78,14 @@ def parallel_loops(f):
 def test_parallel_results_equal_serial():
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal(N), rng.standard_normal(N)
-    f3 = epochpp.jit(saxpy, level=3)
+    f3 = epochpp.jit(heavy, level=3)
     got = f3(2.5, x, y, np.empty(N))
-    assert np.array_equal(got, saxpy(2.5, x, y, np.empty(N)))
+    assert np.array_equal(got, heavy(2.5, x, y, np.empty(N)))
     assert parallel_loops(f3)
+    # a simple loop that only moves memory stays serial (the cores would not pay)
+    s3 = epochpp.jit(saxpy, level=3)
+    assert np.array_equal(s3(2.5, x, y, np.empty(N)), saxpy(2.5, x, y, np.empty(N)))
+    assert not parallel_loops(s3)
     xi = rng.integers(-1000, 1000, N)
     g3 = epochpp.jit(int_reduce, level=3)
     assert g3(xi) == int_reduce(xi) and type(g3(xi)[0]) is type(int_reduce(xi)[0])
