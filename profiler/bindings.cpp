@@ -15,6 +15,8 @@ void bind(py::module_& m) {
       .def("stop", &Sampler::stop)
       .def_property_readonly("running", &Sampler::running)
       .def_property_readonly("interval", &Sampler::interval)
+      .def_property_readonly("hold_seconds", &Sampler::holdSeconds, "time the sampler held the GIL")
+      .def_property_readonly("wait_seconds", &Sampler::waitSeconds, "time the sampler waited for the GIL")
       .def("take", [](Sampler& s) {
         std::vector<CodeInfo> codes;
         std::vector<Sample> samples = s.take(&codes);

@@ -59,6 +59,19 @@ static int threadSyscall(long tid) {
   return std::atoi(buf);
 }
 
+// Seconds the thread has run (first field of schedstat: exact, also for a thread running now).
+static double schedExec(long tid) {
+  char path[64], buf[128];
+  std::snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tid);
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  return std::strtoull(buf, nullptr, 10) * 1e-9;
+}
+
 // Seconds the thread has waited on a run queue (second field of schedstat).
 static double runQueueWait(long tid) {
   char path[64], buf[128];
@@ -174,6 +187,8 @@ void Sampler::loop() {
     double acq = now();
     if (running_) sampleOnce(acq - last, acq - req);
     last = acq;
+    hold_ += now() - acq;
+    wait_ += acq - req;
     PyGILState_Release(g);
   }
 }
@@ -209,19 +224,21 @@ void Sampler::sampleOnce(double dt, double wait) {
     last_wait_[tid] = rq;
     char st = threadState(tid);
     // A thread still runnable while we hold the GIL either runs native code that released the
-    // GIL (it keeps using CPU) or is on its way to wait for the GIL (it goes to sleep as soon as
-    // it runs). On a busy machine it may not run at all for a while: watch it for up to 1 ms
-    // (this waits only on threads that do not need the GIL, or would wait for it anyway).
+    // GIL (its run time grows) or is on its way to wait for the GIL (it leaves the run state
+    // within microseconds). While it only waits for a CPU (a loaded machine) neither happens
+    // yet: keep watching, up to 1 ms (the program waits while we hold the GIL).
     bool cpuWhileWeHold = false;
     if (st == 'R') {
+      double exec0 = schedExec(tid);
       double until = now() + 0.001;
-      for (int i = 0; now() < until; ++i) {
-        double c2 = threadCpu(ts->thread_id);
-        if (cpu >= 0 && c2 - cpu > 0.00005) { cpuWhileWeHold = true; break; }
+      while (now() < until) {
+        if (schedExec(tid) - exec0 > 0.000005) { cpuWhileWeHold = true; break; }
         st = threadState(tid);
         if (st != 'R') break;
-        if (i > 20) std::this_thread::sleep_for(std::chrono::microseconds(50));
       }
+      // still runnable and not running after 1 ms: a thread that dropped the GIL to us goes to
+      // sleep at once, so this one is native code the scheduler has set aside for a moment
+      if (st == 'R') cpuWhileWeHold = true;
     }
     int mode = modes.count(tid) ? modes[tid] : kNone;
     if (mode == kModeCompiled) s.cat = kCompiled;

@@ -44,6 +44,8 @@ class Sampler {
   // Moves the samples taken so far out (and the code table, which only grows).
   std::vector<Sample> take(std::vector<CodeInfo>* codes);
   double interval() const { return interval_; }
+  double holdSeconds() const { return hold_; }  // time the sampler held the GIL (its cost to Python code)
+  double waitSeconds() const { return wait_; }
 
  private:
   void loop();
@@ -64,6 +66,7 @@ class Sampler {
   std::map<long, void*> last_frame_;   // a reference to each thread's last sampled top frame, so a new
                                        // call never reuses its address (frame ids count calls)
   double t0_ = 0;
+  double hold_ = 0, wait_ = 0;
 };
 
 }  // namespace epochpp::profiler
