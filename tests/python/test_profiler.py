@@ -111,7 +111,10 @@ def run_workload(name, fresh=False):
     if name not in _RUNS or fresh:
         profiling = _profiling()
         package_root = os.path.dirname(os.path.dirname(os.path.abspath(profiling.__file__)))
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([package_root, os.environ.get("PYTHONPATH", "")]),
+                   # BLAS on the calling thread: its helper threads are not Python threads, and on a
+                   # 2-core machine they make the main thread's state depend on the scheduler
+                   OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         prefix = os.path.join(_OUT, name[:-3])
         r = subprocess.run([sys.executable, "-c", DRIVER, os.path.join(WORKLOADS, name), prefix], env=env,
                            capture_output=True, text=True, timeout=120)
