@@ -143,6 +143,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     file = py::str(pyfunc.attr("__code__").attr("co_filename"));
   } catch (...) {
   }
+  numpyReady();  // results may be NumPy scalars even when no argument is an array
   Driver d;
   d.level = level;
   profiler::ModeScope compiling(profiler::kModeCompiled);  // the profiler counts JIT work as epochpp's

@@ -206,7 +206,9 @@ extern "C" int32_t ep_rt_reduce(EpCtx* ctx, int32_t op, int32_t kind, int32_t nd
   }
   int64_t size = 1;
   for (int d = 0; d < ndim; ++d) size *= a->shape[d];
-  bool f = isFContig(a, ndim, item);
+  // sums walk F-contiguous arrays in memory order (as NumPy does); arg reductions return a
+  // C-order flat index, so they walk in C order
+  bool f = isFContig(a, ndim, item) && op != EP_RED_ARGMIN && op != EP_RED_ARGMAX;
   int64_t step = ndim == 1 ? a->strides[0] : 0;
   if (ndim > 1) {  // contiguous in walk order?
     int64_t s = item;

@@ -746,8 +746,7 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
     // np.int32(x) of a float converts like int(x) (NaN/inf raise) and then checks the range
     Val x = expr(*e.args[0]);
     Kind k = e.type.kind;
-    if (ir::isIntKind(k) && !ir::isIntKind(x.t.kind) && !x.t.isBoolLike()) x = convert(x, Kind::Int, line);
-    if (k == Kind::NpInt32 && x.t.kind != Kind::Int && ir::isIntKind(x.t.kind)) x = convert(x, Kind::Int, line);
+    if (ir::isIntKind(k) && x.t.kind == Kind::Float) x = convert(x, Kind::Int, line);
     return convert(x, k, line);
   }
   throw ir::Unsupported{line, "internal error: array intrinsic " + n};

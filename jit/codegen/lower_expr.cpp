@@ -312,7 +312,7 @@ Val FnLowering::pyFloatOp(Op op, Value* a, Value* c, int line) {
       Value* trivial = b.CreateOr(b.CreateFCmpOEQ(c, zero), b.CreateFCmpOEQ(a, one));
       deoptIf(b.CreateAnd(b.CreateNot(trivial), b.CreateAnd(b.CreateAnd(b.CreateFCmpOLT(a, zero), finiteX),
                                                             b.CreateAnd(finiteY, b.CreateNot(yInt)))));
-      raiseIf(b.CreateAnd(b.CreateFCmpOEQ(a, zero), b.CreateFCmpOLT(c, zero)), EP_EXC_ZERO_DIVISION,
+      raiseIf(b.CreateAnd(b.CreateAnd(b.CreateFCmpOEQ(a, zero), b.CreateFCmpOLT(c, zero)), finiteY), EP_EXC_ZERO_DIVISION,
               "0.0 cannot be raised to a negative power", line);
       Value* r = libm("pow", {a, c});
       Value* over = b.CreateAnd(b.CreateAnd(finiteX, finiteY),
