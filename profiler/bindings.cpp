@@ -10,7 +10,7 @@ namespace epochpp::profiler {
 
 void bind(py::module_& m) {
   py::class_<Sampler>(m, "Sampler", "the C++ sampling thread (see epochpp.profiling)")
-      .def(py::init<double>(), py::arg("interval_s"))
+      .def(py::init<double, double>(), py::arg("interval_s"), py::arg("watch_s") = 0.005)
       .def("start", &Sampler::start)
       .def("stop", &Sampler::stop)
       .def_property_readonly("running", &Sampler::running)

@@ -119,7 +119,8 @@ static double threadCpu(unsigned long pthread_id) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-Sampler::Sampler(double interval_s) : interval_(interval_s > 1e-4 ? interval_s : 1e-4) {}
+Sampler::Sampler(double interval_s, double watch_s)
+    : interval_(interval_s > 1e-4 ? interval_s : 1e-4), watch_(watch_s < 0 ? 0 : watch_s) {}
 
 Sampler::~Sampler() {
   stop();
@@ -231,7 +232,7 @@ void Sampler::sampleOnce(double dt, double wait) {
     bool cpuWhileWeHold = false;
     if (st == 'R') {
       double exec0 = schedExec(tid);
-      double until = now() + 0.005;
+      double until = now() + watch_;
       for (int i = 0; now() < until; ++i) {
         if (schedExec(tid) - exec0 > 0.000005) { cpuWhileWeHold = true; break; }
         st = threadState(tid);

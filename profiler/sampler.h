@@ -36,7 +36,9 @@ struct CodeInfo {
 
 class Sampler {
  public:
-  explicit Sampler(double interval_s);
+  // watch_s: how long a runnable thread may be watched per sample (accuracy on a loaded machine
+  // against time the program waits while the sampler holds the GIL).
+  explicit Sampler(double interval_s, double watch_s = 0.005);
   ~Sampler();
   void start();
   void stop();
@@ -53,6 +55,7 @@ class Sampler {
   int codeIndex(void* code);
 
   double interval_;
+  double watch_;
   std::atomic<bool> running_{false};
   std::thread thread_;
   long self_tid_ = 0;

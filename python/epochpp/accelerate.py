@@ -159,7 +159,8 @@ def enable(level: int | None = None, include=(), _namespace=None, _from_runner=F
     _native().set_setting("jit_level", str(max(2, level)))  # functions compile at this level
     if level >= 1 and not _from_runner:  # `epochpp run` profiles on its own
         from .profiling import Profile
-        _state["monitor"] = Profile(interval_ms=10.0, level=level).start()
+        # the background monitor: a long interval and a short watch keep its tax near zero
+        _state["monitor"] = Profile(interval_ms=50.0, level=level, watch_ms=0.1).start()
     if level >= 2:
         caller = _namespace if _namespace is not None else sys._getframe(1).f_globals
         accelerate_namespace(caller)

@@ -23,8 +23,10 @@ DEFAULT_INTERVAL_MS = 10.0
 class Profile:
     """A profiling session. Use as a context manager, or start()/stop()."""
 
-    def __init__(self, interval_ms: float = DEFAULT_INTERVAL_MS, script: str = "", level: int = 0):
+    def __init__(self, interval_ms: float = DEFAULT_INTERVAL_MS, script: str = "", level: int = 0,
+                 watch_ms: float = 5.0):
         self.interval_ms = float(interval_ms)
+        self.watch_ms = float(watch_ms)
         self.script = script
         self.level = level
         self.wall_s = 0.0
@@ -42,12 +44,13 @@ class Profile:
         core = _native()
         self._old_switch = sys.getswitchinterval()
         # a short switch interval lets the sampler take the GIL promptly from Python code
-        sys.setswitchinterval(min(self._old_switch, self.interval_ms / 4000.0))
+        if self.watch_ms > 0.5:  # (a light background monitor leaves the interpreter alone)
+            sys.setswitchinterval(min(self._old_switch, self.interval_ms / 4000.0))
         import threading
         self._main_tid = threading.get_native_id()
         self._t0 = time.perf_counter()
         self._c0 = _cpu()
-        self._sampler = core.Sampler(self.interval_ms / 1000.0)
+        self._sampler = core.Sampler(self.interval_ms / 1000.0, self.watch_ms / 1000.0)
         self._sampler.start()
         return self
 

@@ -1,0 +1,272 @@
+"""Regression tests for the bugs the differential fuzzer (tests/fuzz/) found: one small
+hand-written case per root cause, reduced from the fuzzer's minimized reproducers.
+
+Each bug has a letter (A, B, ...) that tests/fuzz/README.md and the generator options in
+tests/python/test_fuzz_short.py refer to. A bug that is not fixed yet is marked with
+``KNOWN(...)``: an xfail that is *strict*, so once the compiler is fixed the test reports
+XPASS as a failure -- then delete the marker here, and re-enable the matching generator
+feature in test_fuzz_short.py.
+"""
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from diffharness import FAKE_JIT, check
+
+inf = math.inf
+nan = math.nan
+
+
+def KNOWN(letter, what):
+    """Marks a case that fails until fuzz bug ``letter`` is fixed (strict xfail)."""
+    if FAKE_JIT:  # the harness self-test runs CPython on both sides: no bug to see
+        return pytest.mark.skipif(False, reason="")
+    return pytest.mark.xfail(strict=True, reason=f"fuzz bug {letter}: {what}")
+
+
+# ----------------------------------------------------------------------------- bug A
+# np.int32(x) / np.int64(x) of a *NumPy* scalar is a C cast in NumPy (wraps; NaN and
+# infinities give the minimum integer, with a RuntimeWarning). Compiled code raised
+# OverflowError / ValueError as for a Python int or float.
+def int32_of_int64_element(a):
+    return np.int32(a[0])
+
+
+def int64_of_float64_element(a):
+    return np.int64(a[0])
+
+
+def int32_of_np_abs(x):
+    return np.int32(np.abs(x))
+
+
+# fixed: "A", "np.int32/np.int64 of a NumPy scalar must cast like NumPy, not raise"
+@pytest.mark.parametrize("fn,args", [
+    (int32_of_int64_element, lambda: (np.array([2 ** 40 + 7], np.int64),)),
+    (int32_of_int64_element, lambda: (np.array([-(2 ** 63)], np.int64),)),
+    (int64_of_float64_element, lambda: (np.array([nan]),)),
+    (int64_of_float64_element, lambda: (np.array([-inf]),)),
+    (int32_of_np_abs, (-(2 ** 63) + 1,)),
+], ids=["int32(i64 2**40+7)", "int32(i64 min)", "int64(f64 nan)", "int64(f64 -inf)",
+        "int32(np.abs(int))"])
+def test_A_numpy_int_cast_of_numpy_scalar(fn, args):
+    check(fn, args)
+
+
+# ----------------------------------------------------------------------------- bug B
+# a[lo:hi] = scalar where the slice is empty: NumPy still converts the scalar to the
+# array's dtype and raises (infinity/NaN into an integer array, a Python int outside
+# int32). Compiled code skipped the conversion and wrote nothing.
+def store_into_empty_tail(a, x):
+    a[len(a):] = x
+
+
+@KNOWN("B", "a scalar stored into an empty slice must still be converted (and raise)")
+@pytest.mark.parametrize("args", [
+    lambda: (np.zeros(2, np.int64), inf),
+    lambda: (np.zeros(2, np.int64), nan),
+    lambda: (np.zeros(2, np.int32), 2 ** 40),
+    lambda: (np.zeros(0, np.int32), -(2 ** 62)),
+], ids=["i64<-inf", "i64<-nan", "i32<-2**40", "empty-i32<-2**62"])
+def test_B_empty_slice_store_converts_scalar(args):
+    check(store_into_empty_tail, args)
+
+
+# ----------------------------------------------------------------------------- bug C
+# float_pow checks an infinite exponent before a zero base: 0.0 ** -inf is inf (also for
+# -0.0 and for an int 0 base). Compiled code raised ZeroDivisionError.
+def pow_minus_inf(x):
+    return x ** -math.inf
+
+
+def pow_minus_inf_rounded(k):
+    return round(k ** -math.inf)
+
+
+# fixed: "C", "0.0 ** -inf is inf in CPython, not ZeroDivisionError"
+@pytest.mark.parametrize("x", [0.0, -0.0, 0], ids=["0.0", "-0.0", "int 0"])
+def test_C_zero_to_minus_inf(x):
+    check(pow_minus_inf, (x,))
+
+
+# fixed: "C", "0 ** -inf is inf, so round() raises OverflowError"
+def test_C_zero_to_minus_inf_then_round():
+    check(pow_minus_inf_rounded, (0,))
+
+
+def test_C_nonzero_bases_still_right():
+    for x in (0.5, -0.5, 1.0, -1.0, 2.0, -2.0, inf, -inf, nan):
+        check(pow_minus_inf, (x,))
+
+
+# ----------------------------------------------------------------------------- bug D
+# a[i, j] evaluates the whole index tuple before indexing: an exception raised by j wins
+# over i being out of bounds. Compiled code checked i first (IndexError).
+def read_2d_second_index_raises(a, i, j):
+    return a[i, 1 // j]
+
+
+@KNOWN("D", "the index tuple of a[i, j] must be evaluated before any bounds check")
+def test_D_2d_index_tuple_evaluated_first():
+    check(read_2d_second_index_raises, lambda: (np.zeros((2, 2)), 5, 0))
+
+
+def test_D_in_bounds_still_right():
+    check(read_2d_second_index_raises, lambda: (np.arange(4.0).reshape(2, 2), 1, 1))
+
+
+# ----------------------------------------------------------------------------- bug E
+# np.argmax / np.argmin of a Fortran-ordered 2-D array (e.g. a C array's .T) return the
+# index in C (logical) order. Compiled code returned the index in memory order.
+def argmax_of(a):
+    return np.argmax(a)
+
+
+def argmin_method(a):
+    return a.argmin()
+
+
+# fixed: "E", "argmax/argmin of an F-ordered array must return the C-order flat index"
+@pytest.mark.parametrize("fn,args", [
+    (argmax_of, lambda: (np.asfortranarray(np.array([[0, 1], [9, 3]])),)),
+    (argmin_method, lambda: (np.asfortranarray(np.array([[5, 1], [0, 3]])),)),
+    (argmax_of, lambda: (np.array([[1.0, 9.0], [2.0, 3.0]]).T,)),
+], ids=["argmax-F", "argmin-F", "argmax-C.T"])
+def test_E_argmax_fortran_order(fn, args):
+    check(fn, args)
+
+
+def test_E_c_order_and_strided_still_right():
+    check(argmax_of, lambda: (np.array([[0, 1], [9, 3]]),))
+    check(argmax_of, lambda: (np.arange(12.0).reshape(3, 4)[:, ::-1],))
+
+
+# ----------------------------------------------------------------------------- bug F
+# In `target[index] = value` Python evaluates the value first. For row stores into 2-D
+# arrays (a[i] = v) and slice stores (a[lo:hi] = v), compiled code evaluated and checked
+# the subscript first, so the wrong exception was raised.
+def store_row(a, i, x):
+    a[i] = int(x)
+
+
+def store_slice(a, i, b):
+    a[1 // i:] = b[5]
+
+
+@KNOWN("F", "a row/slice store must evaluate the right-hand side before the subscript")
+@pytest.mark.parametrize("fn,args", [
+    (store_row, lambda: (np.zeros((2, 2)), 5, inf)),
+    (store_slice, lambda: (np.zeros(3), 0, np.zeros(2))),
+], ids=["row", "slice"])
+def test_F_store_evaluates_value_first(fn, args):
+    check(fn, args)
+
+
+def store_element_2d(a, i, x):
+    a[i, 0] = int(x)
+
+
+def test_F_element_stores_already_right():
+    check(store_element_2d, lambda: (np.zeros((2, 2)), 5, inf))
+    check(store_row, lambda: (np.zeros((2, 2)), 1, 7.5))
+
+
+# ----------------------------------------------------------------------------- bug G
+# A fused array expression must evaluate left to right: in `a - b + a[13]` the broadcast
+# error of `a - b` comes before the IndexError of a[13]. Compiled code evaluated the
+# scalar operand first.
+def fused_with_scalar_operand(a, b):
+    return a - b + a[13]
+
+
+@KNOWN("G", "operands of a fused array expression must be evaluated in Python's order")
+def test_G_fused_expression_evaluation_order():
+    check(fused_with_scalar_operand, lambda: (np.zeros(2), np.zeros(0)))
+
+
+# ----------------------------------------------------------------------------- bug H
+# In a fresh process, when the first compiled signature takes only floats/bools and
+# returns a NumPy scalar, the process dies with SIGSEGV (it works once any earlier call
+# returned a NumPy scalar from an int or array argument). Needs a fresh interpreter.
+_H_MODULE = """
+import numpy as np
+
+
+def f(x):
+    return np.float64(x)
+
+
+def g(x):
+    return np.abs(x)
+"""
+
+
+@pytest.mark.skipif(FAKE_JIT, reason="needs the real compiler in a fresh process")
+# fixed: "H", "a fresh process crashes returning a NumPy scalar from float arguments"
+@pytest.mark.parametrize("call", ["f(2.0)", "g(-10.5)", "f(True)"])
+def test_H_first_signature_float_to_numpy_scalar(tmp_path, call):
+    (tmp_path / "h_mod.py").write_text(_H_MODULE)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = textwrap.dedent(f"""
+        import epochpp, h_mod
+        fn = h_mod.{call.split('(')[0]}
+        d = epochpp.jit(fn)
+        arg = {call[call.index('('):]}
+        print(repr(d(arg)), repr(fn(arg)), d.stats["native_calls"])
+    """)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), os.path.join(repo, "python"),
+                                         env.get("PYTHONPATH", "")])
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, f"the process died (status {proc.returncode}): {proc.stderr}"
+    got, want, native = proc.stdout.split()
+    assert got == want and native == "1", proc.stdout
+
+
+# ----------------------------------------------------------------------------- bug J
+# np.where(c, int32_array, python_int) keeps int32 in NumPy 2 and casts an out-of-range
+# Python int C-style (with a RuntimeWarning). Compiled code raised OverflowError as for
+# arithmetic (NEP 50), which np.where does not do.
+def where_big_python_int(a):
+    return np.where(a, a, 3037000500)
+
+
+@pytest.mark.xfail(reason="fuzz bug J: np.where with an out-of-int32 Python int must not raise "
+                          "(NumPy's own behaviour here differs between versions)", strict=False)
+def test_J_where_with_big_python_int():
+    check(where_big_python_int, lambda: (np.array([6, 0], np.int32),))
+
+
+# ----------------------------------------------------------------------------- bug K
+# np.int64(x) / np.int32(x) where x is an int|float union that holds a Python float:
+# NaN, infinities and out-of-range values must raise as for a plain float (the mirror of
+# bug A). Compiled code cast C-style and returned the minimum integer.
+def int64_of_union(n, x):
+    y = n if n <= 1 else x
+    return np.int64(y)
+
+
+def int32_of_union(n, x):
+    y = n if n <= 1 else x
+    return np.int32(y)
+
+
+@KNOWN("K", "np.int64/np.int32 of an int|float union holding a float must raise like NumPy")
+@pytest.mark.parametrize("fn,x", [(int64_of_union, inf), (int64_of_union, nan),
+                                  (int64_of_union, 1e30), (int32_of_union, 1e10)],
+                         ids=["int64(inf)", "int64(nan)", "int64(1e30)", "int32(1e10)"])
+def test_K_numpy_int_cast_of_union(fn, x):
+    check(fn, (2, x))
+
+
+def test_K_in_range_still_right():
+    check(int32_of_union, (2, 2.5))
+    check(int64_of_union, (1, 2.5))
+
