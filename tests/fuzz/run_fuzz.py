@@ -1,0 +1,1161 @@
+#!/usr/bin/env python3
+"""Differential fuzzer driver: random programs (gen.py) under CPython and under epochpp.
+
+    python3 tests/fuzz/run_fuzz.py [--seed S] [--count N | --seconds T] [--long]
+                                   [--save-dir DIR] [--jobs J] [--skip P,P,...]
+                                   [--gen-opts '-helpers,...'] [--replay P] [--show P]
+
+Program i of a run with seed S has the program seed P = S * 1000000 + i; ``--replay P``
+runs just that program again and prints everything, ``--show P`` prints its source.
+
+Each program is written to a temporary .py file (epochpp reads source files) and imported
+in a *worker* subprocess, which runs every argument set under CPython and under
+``epochpp.jit`` on fresh copies of the arguments, and compares: the return value and its
+type (floats bit for bit, any NaN equals any NaN, -0.0 is not 0.0; recursively through
+tuples; arrays by dtype, shape and bits), aliasing of returned arrays with arguments, the
+exception type, and every argument after the call. A worker that dies (a signal in
+native code) or hangs is a mismatch too; the driver starts a new one and goes on.
+
+Every mismatch is minimized (statements and sub-expressions deleted, unused parameters
+and array elements dropped while the same kind of mismatch remains) and written to
+--save-dir as a runnable reproducer; the exit status is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import collections
+import contextlib
+import importlib.util
+import io
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+import gen  # noqa: E402
+
+PSEED_STRIDE = 1_000_000
+MAX_CALL_PROGRAMS = 400          # a worker is replaced after this many programs (memory)
+
+
+def pseed_of(seed, i):
+    return seed * PSEED_STRIDE + i
+
+
+# ======================================================================================
+# Worker side: imports epochpp, runs programs, answers one JSON line per request.
+# ======================================================================================
+class WorkerState:
+    def __init__(self):
+        sys.path.insert(0, os.path.join(REPO, "python"))
+        sys.path.insert(0, os.path.join(REPO, "tests", "python"))
+        import numpy as np  # noqa: PLC0415
+
+        import diffharness  # noqa: PLC0415
+        import epochpp  # noqa: PLC0415
+
+        self.np = np
+        self.epochpp = epochpp
+        self.dh = diffharness
+        self.tmp = tempfile.mkdtemp(prefix="epochpp_fuzz_")
+        self.n = 0
+        import atexit  # noqa: PLC0415
+        import shutil  # noqa: PLC0415
+
+        atexit.register(shutil.rmtree, self.tmp, True)
+
+    def load(self, source):
+        self.n += 1
+        name = f"fz_{os.getpid()}_{self.n}"
+        path = os.path.join(self.tmp, name + ".py")
+        with open(path, "w") as fh:
+            fh.write(source)
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+        return name, path, mod
+
+    def unload(self, name, path):
+        sys.modules.pop(name, None)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+    @staticmethod
+    def call(fn, args):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                try:
+                    return True, fn(*args)
+                except Exception as exc:  # noqa: BLE001 - compared by the caller
+                    return False, exc
+
+    @staticmethod
+    def describe(ok, val):
+        if not ok:
+            return f"raise {type(val).__name__}: {val}"
+        text = repr(val)
+        if len(text) > 300:
+            text = text[:300] + "..."
+        return f"return {type(val).__name__} {text}"
+
+    def compare(self, py, jit, py_args, jit_args, rtol=None):
+        """(kind, detail) of the first difference, or None; plus a message-only note."""
+        (pok, pval), (jok, jval) = py, jit
+        if pok and not jok:
+            return ("exception-vs-value", f"CPython returned, epochpp raised "
+                    f"{type(jval).__name__}: {jval}"), None
+        if not pok and jok:
+            return ("value-vs-exception", f"CPython raised {type(pval).__name__}: {pval}, "
+                    f"epochpp returned {jval!r}"), None
+        note = None
+        if not pok:
+            if type(pval) is not type(jval):
+                return ("exception-type", f"{type(pval).__name__}: {pval} vs "
+                        f"{type(jval).__name__}: {jval}"), None
+            if str(pval) != str(jval):
+                note = f"{type(pval).__name__}: {str(pval)!r} vs {str(jval)!r}"
+        else:
+            d = self.dh.diff(pval, jval, rtol=rtol)
+            if d:
+                return ("type" if re.search(r": type \S+ != ", d) else "value", d), None
+            if self.dh._alias_pattern(pval, py_args) != self.dh._alias_pattern(jval, jit_args):
+                return ("aliasing", "returned arrays alias the arguments differently"), None
+        d = self.dh.diff(py_args, jit_args, rtol=rtol, path="args")
+        if d:
+            return ("arguments", d), note
+        return None, note
+
+    def run_source(self, source, arg_sets, levels=(2,)):
+        """Run every argument set under CPython, then under epochpp.jit at each level (one
+        dispatcher per level, fresh arguments for every call)."""
+        res = {"calls": [], "explain": {}, "error": None}
+        name = path = None
+        try:
+            name, path, mod = self.load(source)
+            fn = getattr(mod, gen.Program.FUNC)
+            disps = {lv: self.epochpp.jit(fn, level=lv) for lv in levels}
+            for src in arg_sets:
+                py_args = gen.build_args(src)
+                py = self.call(fn, py_args)
+                for lv, disp in disps.items():
+                    res["calls"].append(self.run_jit(disp, lv, src, py, py_args))
+            for lv, disp in disps.items():
+                try:
+                    res["explain"][str(lv)] = self.epochpp.explain(disp)
+                except Exception as err:  # noqa: BLE001
+                    res["explain"][str(lv)] = f"<explain failed: {type(err).__name__}: {err}>"
+        except Exception as err:  # noqa: BLE001 - a harness problem, reported as such
+            import traceback  # noqa: PLC0415
+
+            res["error"] = f"{type(err).__name__}: {err}\n{traceback.format_exc()[-2000:]}"
+        finally:
+            if name:
+                self.unload(name, path)
+        return res
+
+    def run_jit(self, disp, level, src, py, py_args):
+        jit_args = gen.build_args(src)
+        call = {"args": src, "level": level}
+        before = dict(disp.stats)
+        jit = self.call(disp, jit_args)
+        after = dict(disp.stats)
+        grew = {k: after[k] - before[k] for k in after}
+        call["status"] = ("deopt" if grew.get("deopts") else
+                          "native" if grew.get("native_calls") else
+                          "fallback" if grew.get("interpreted_calls") else "none")
+        call["py"] = self.describe(*py)
+        call["jit"] = self.describe(*jit)
+        call["py_exc"] = None if py[0] else type(py[1]).__name__
+        mismatch, note = self.compare(py, jit, py_args, jit_args)
+        call["reassoc"] = None
+        if mismatch and level >= 3 and mismatch[0] in ("value", "arguments") and \
+                "run on all cores" in disp.explain():
+            # the one documented exception at Level 3: parallel float reductions are
+            # reassociated and may differ in the last bits
+            close = self.compare(py, jit, py_args, jit_args, rtol=1e-9)[0]
+            if close is None:
+                call["reassoc"] = mismatch[1]
+                mismatch = None
+        call["mismatch"] = list(mismatch) if mismatch else None
+        call["msg_diff"] = note
+        return call
+
+
+def worker_main():
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # anything printed by programs or the library goes to stderr
+    try:
+        state = WorkerState()
+        state.epochpp._native()  # load the extension now: a broken build is not a mismatch
+        if os.environ.get("EPOCHPP_FUZZ_WARMUP"):
+            # --warmup: one compiled call with an array argument first. It hides bug H of
+            # README.md (a fresh process whose first signature takes only floats/bools and
+            # returns a NumPy scalar crashes), which the short CI round must not trip on.
+            state.run_source("import numpy as np\n\n\ndef f(a):\n    return a[0]\n",
+                             ["(np.ones(1),)"], (2, 3))
+    except BaseException as err:  # noqa: BLE001
+        proto.write(json.dumps({"fatal": f"{type(err).__name__}: {err}"}) + "\n")
+        return
+    proto.write(json.dumps({"ready": True, "core": core_path(), "tmp": state.tmp}) + "\n")
+    for line in sys.stdin:
+        req = json.loads(line)
+        if req["op"] == "program":
+            opts = gen.Options.parse(req.get("gen_opts", ""))
+            prog = gen.generate(req["pseed"], opts)
+            res = state.run_source(prog.source, prog.arg_sets, req.get("levels", (2,)))
+            res["features"] = sorted(prog.features)
+        elif req["op"] == "check":
+            res = state.run_source(req["source"], req["args"], req.get("levels", (2,)))
+        else:
+            res = {"error": f"unknown op {req['op']}"}
+        proto.write(json.dumps(res) + "\n")
+
+
+# ======================================================================================
+# Driver side: never imports epochpp; talks to worker subprocesses.
+# ======================================================================================
+def default_levels():
+    """Levels 2 and 3; 4 too where a CUDA driver can be loaded (Level 4 runs on the GPU)."""
+    import ctypes  # noqa: PLC0415
+
+    try:
+        ctypes.CDLL("libcuda.so.1")
+        return [2, 3, 4]
+    except OSError:
+        return [2, 3]
+
+
+def core_path():
+    """The compiled extension the workers load (resolved through the symlink)."""
+    d = os.path.join(REPO, "python", "epochpp")
+    for name in sorted(os.listdir(d)):
+        if name.startswith("_core.") and name.endswith(".so"):
+            return os.path.realpath(os.path.join(d, name))
+    return None
+
+
+def core_stamp():
+    p = core_path()
+    try:
+        st = os.stat(p)
+        return (p, st.st_mtime_ns, st.st_size)
+    except (OSError, TypeError):
+        return (p, None, None)
+
+
+class HarnessError(Exception):
+    """The fuzzer itself cannot go on (no extension, extension rebuilt under us, ...)."""
+
+
+class Worker:
+    def __init__(self, log_dir):
+        self.log = tempfile.NamedTemporaryFile(prefix="epochpp_fuzz_worker_", suffix=".log",
+                                               dir=log_dir, delete=False)
+        env = dict(os.environ)
+        env.setdefault("PYTHONHASHSEED", "0")
+        if WARMUP:
+            env["EPOCHPP_FUZZ_WARMUP"] = "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.abspath(__file__), "--worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, env=env,
+        )
+        self.buf = b""
+        self.task = None
+        self.started = None
+        self.done = 0
+        self.history = []        # program seeds this worker ran, in order
+        self.tmpdir = None       # the worker's directory of program files
+        deadline = time.monotonic() + 120
+        line = None
+        while line is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([self], [], [], 1.0)
+            if ready:
+                line = self.poll_line()
+        if not line:
+            why = self.death() if line == b"" else "no answer in 120 s"
+            self.kill()
+            raise HarnessError(f"a fuzz worker did not start: {why}")
+        hello = json.loads(line)
+        if "fatal" in hello:
+            self.close()
+            raise HarnessError(f"a fuzz worker cannot load epochpp: {hello['fatal']}")
+        self.tmpdir = hello.get("tmp")
+
+    def fileno(self):
+        return self.proc.stdout.fileno()
+
+    def send(self, req, task=None):
+        self.task = task
+        self.started = time.monotonic()
+        self.proc.stdin.write((json.dumps(req) + "\n").encode())
+        self.proc.stdin.flush()
+
+    def poll_line(self):
+        """A complete reply if one is buffered or readable now; b'' at EOF; None if not yet."""
+        if b"\n" not in self.buf:
+            chunk = os.read(self.fileno(), 1 << 20)
+            if not chunk:
+                return b""
+            self.buf += chunk
+        if b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            return line
+        return None
+
+    def death(self):
+        """Why the worker stopped: its exit status and the tail of its stderr."""
+        try:
+            rc = self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            rc = None
+        if rc is not None and rc < 0:
+            why = f"worker killed by {signal.Signals(-rc).name}"
+        else:
+            why = f"worker exited with status {rc}"
+        self.log.flush()
+        try:
+            with open(self.log.name, "rb") as fh:
+                fh.seek(0, 2)
+                fh.seek(max(0, fh.tell() - 1500))
+                tail = fh.read().decode("utf-8", "replace").strip()
+        except OSError:
+            tail = ""
+        return why + (f"; stderr tail:\n{tail}" if tail else "")
+
+    def kill(self):
+        with contextlib.suppress(Exception):
+            self.proc.kill()
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=5)
+        self.close()
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.proc.stdin.close()
+        with contextlib.suppress(Exception):
+            self.proc.wait(timeout=10)
+        with contextlib.suppress(Exception):
+            self.log.close()
+            os.unlink(self.log.name)
+        if self.tmpdir and os.path.basename(self.tmpdir).startswith("epochpp_fuzz_"):
+            import shutil  # noqa: PLC0415
+
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def patient_worker(log_dir, wait_s=900.0):
+    """A new worker; if the extension is being rebuilt right now, wait for it to settle."""
+    end = time.monotonic() + wait_s
+    while True:
+        try:
+            return Worker(log_dir)
+        except HarnessError:
+            st = core_stamp()
+            if st[1] is None or time.time() - st[1] / 1e9 > 300 or time.monotonic() > end:
+                raise
+            time.sleep(10)
+
+
+def request_once(req, timeout, log_dir, worker=None):
+    """Send one request to a (new or given) worker and wait: (reply or None, worker, why).
+    On a crash or hang the worker is gone and ``worker`` comes back as None."""
+    w = worker or patient_worker(log_dir)
+    w.send(req)
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            w.kill()
+            return None, None, f"hang: no answer within {timeout:.0f} s"
+        ready, _, _ = select.select([w], [], [], left)
+        if ready:
+            line = w.poll_line()
+            if line == b"":
+                why = w.death()
+                w.close()
+                return None, None, "crash: " + why
+            if line is not None:
+                return json.loads(line), w, None
+
+
+# ------------------------------------------------------------------------- results
+STRICT_MESSAGES = False  # --strict-messages: a different exception message is a mismatch
+WARMUP = False           # --warmup: see worker_main
+LEVELS = [2, 3]          # --levels
+
+
+def first_mismatch(res):
+    """(kind, detail, call) of the first mismatching call, or None."""
+    if res.get("error"):
+        return ("harness-error", res["error"], None)
+    for c in res["calls"]:
+        if c["mismatch"]:
+            return (c["mismatch"][0], c["mismatch"][1], c)
+        if STRICT_MESSAGES and c.get("msg_diff"):
+            return ("message", c["msg_diff"], c)
+    return None
+
+
+def fallback_reasons(explain):
+    out = []
+    for line in explain.splitlines():
+        m = re.search(r"runs in the interpreter: (?:\S+?:\d+: )?(.*)", line)
+        if m:
+            text = re.sub(r"'[A-Za-z_]\w*'", "'…'", m.group(1))  # names, not operators
+            text = re.sub(r"\b\d+\b", "N", text)
+            out.append(text[:140])
+    return out
+
+
+class Tally:
+    def __init__(self):
+        self.programs = 0
+        self.calls = collections.Counter()
+        self.level_calls = collections.Counter()   # (level, status)
+        self.reassoc = []
+        self.prog_status = collections.Counter()
+        self.outcomes = collections.Counter()
+        self.reasons = collections.Counter()
+        self.reason_example = {}
+        self.features = collections.Counter()
+        self.msg_diffs = []
+        self.mismatches = []   # dicts
+        self.skipped = 0
+        self.harness_errors = []
+
+    def add(self, pseed, res):
+        self.programs += 1
+        statuses = set()
+        for c in res.get("calls", []):
+            self.calls[c["status"]] += 1
+            self.level_calls[(c.get("level", 2), c["status"])] += 1
+            if c.get("reassoc") and len(self.reassoc) < 100:
+                self.reassoc.append((pseed, c["level"], c["reassoc"]))
+            statuses.add(c["status"])
+            if c.get("level", 2) == LEVELS[0]:
+                self.outcomes[c["py_exc"] or "return"] += 1
+            if c.get("msg_diff") and len(self.msg_diffs) < 200:
+                self.msg_diffs.append((pseed, c["msg_diff"]))
+        if statuses <= {"native"}:
+            self.prog_status["all calls native"] += 1
+        elif "fallback" in statuses and not statuses & {"native", "deopt"}:
+            self.prog_status["fallback"] += 1
+        else:
+            self.prog_status["mixed / deopt"] += 1
+        explain = res.get("explain", {})
+        explain = "\n".join(explain.values()) if isinstance(explain, dict) else explain
+        for r in set(fallback_reasons(explain)):
+            self.reasons[r] += 1
+            self.reason_example.setdefault(r, pseed)
+        for f in res.get("features", []):
+            self.features[f] += 1
+
+    def line(self, elapsed):
+        n = sum(self.calls.values()) or 1
+        return (f"[{elapsed:7.1f}s] {self.programs} programs, {sum(self.calls.values())} calls:"
+                f" native {100 * self.calls['native'] / n:.1f}%,"
+                f" deopt {100 * self.calls['deopt'] / n:.1f}%,"
+                f" fallback {100 * self.calls['fallback'] / n:.1f}%;"
+                f" mismatches {len(self.mismatches)}")
+
+    def summary(self, elapsed):
+        n = sum(self.calls.values()) or 1
+        p = self.programs or 1
+        out = ["", "==== epochpp fuzz summary ====",
+               f"time: {elapsed:.1f} s; programs: {self.programs}; calls: {sum(self.calls.values())}"
+               + (f"; skipped (known failing): {self.skipped}" if self.skipped else "")]
+        for k in ("native", "deopt", "fallback", "none"):
+            if self.calls[k]:
+                out.append(f"  calls {k:9s} {self.calls[k]:7d}  {100 * self.calls[k] / n:5.1f}%")
+        levels = sorted({lv for lv, _ in self.level_calls})
+        if len(levels) > 1:
+            for lv in levels:
+                m = sum(v for (l2, _), v in self.level_calls.items() if l2 == lv) or 1
+                out.append(f"  Level {lv}: " + ", ".join(
+                    f"{k} {100 * self.level_calls[(lv, k)] / m:.1f}%"
+                    for k in ("native", "deopt", "fallback") if self.level_calls[(lv, k)]))
+        for k, v in self.prog_status.most_common():
+            out.append(f"  programs {k:18s} {v:6d}  {100 * v / p:5.1f}%")
+        out.append("CPython outcomes: " + ", ".join(f"{k} {v}" for k, v in
+                                                    self.outcomes.most_common()))
+        if self.reasons:
+            out.append("top fallback reasons (programs):")
+            for r, v in self.reasons.most_common(12):
+                out.append(f"  {v:6d}  {r}  (e.g. program {self.reason_example[r]})")
+        if self.msg_diffs:
+            kinds = collections.Counter(re.sub(r"\d+", "N", m)[:110] for _, m in self.msg_diffs)
+            example = {}
+            for p, m in self.msg_diffs:
+                example.setdefault(re.sub(r"\d+", "N", m)[:110], (p, m))
+            out.append(f"exception messages that differ (types equal; not failures): "
+                       f"{len(self.msg_diffs)}")
+            for m, v in kinds.most_common(6):
+                p, full = example[m]
+                out.append(f"  {v:5d}  e.g. program {p}: {full[:160]}")
+        if self.reassoc:
+            out.append(f"Level 3 parallel float reductions within 1e-9 of CPython (documented, "
+                       f"not failures): {len(self.reassoc)}, e.g. program {self.reassoc[0][0]}")
+        if self.harness_errors:
+            out.append(f"harness errors (generator bugs, not mismatches): "
+                       f"{len(self.harness_errors)}, e.g. program {self.harness_errors[0][0]}")
+        out.append(f"mismatches: {len(self.mismatches)}")
+        for m in self.mismatches:
+            out.append(f"  program {m['pseed']} (Level {m.get('level', '?')}): {m['kind']}: "
+                       f"{m['detail'][:200]}")
+            if m.get("file"):
+                out.append(f"    reproducer: {m['file']}")
+        return "\n".join(out)
+
+
+# --------------------------------------------------------------------- minimization
+def _walk_index(tree):
+    return list(ast.walk(tree))
+
+
+def _stmt_lists(tree):
+    """(node index, field) of every statement list in the function definitions."""
+    out = []
+    for k, node in enumerate(_walk_index(tree)):
+        for field in ("body", "orelse"):
+            lst = getattr(node, field, None)
+            if isinstance(lst, list) and lst and isinstance(lst[0], ast.stmt) \
+                    and not isinstance(node, ast.Module):
+                out.append((k, field))
+    return out
+
+
+def _candidates(tree):
+    """Yield functions that edit a deep copy of ``tree`` (each returns the new tree or None)."""
+    import copy  # noqa: PLC0415
+
+    # drop whole helper functions
+    for i, node in enumerate(tree.body):
+        if isinstance(node, ast.FunctionDef) and node.name != gen.Program.FUNC:
+            def drop(t, i=i):
+                del t.body[i]
+                return t
+            yield drop
+    # statements: delete, or replace a compound statement by its body / else
+    for k, field in _stmt_lists(tree):
+        n = len(getattr(_walk_index(tree)[k], field))
+        for i in range(n - 1, -1, -1):
+            def delete(t, k=k, field=field, i=i):
+                lst = getattr(_walk_index(t)[k], field)
+                del lst[i]
+                if not lst and field == "body":
+                    lst.append(ast.Pass())
+                return t
+            yield delete
+            for sub in ("body", "orelse"):
+                def hoist(t, k=k, field=field, i=i, sub=sub):
+                    lst = getattr(_walk_index(t)[k], field)
+                    st = lst[i]
+                    if not isinstance(st, (ast.If, ast.For, ast.While)) or not getattr(st, sub):
+                        return None
+                    lst[i:i + 1] = getattr(st, sub)
+                    return t
+                yield hoist
+    # expressions: replace a node by one of its operands
+    nodes = _walk_index(tree)
+    for k, node in enumerate(nodes):
+        if not isinstance(node, ast.expr):
+            continue
+        kids = [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
+        if isinstance(node, (ast.Name, ast.Constant, ast.Attribute)) or not kids:
+            continue
+        for j in range(len(kids)):
+            def replace(t, k=k, j=j):
+                nodes2 = _walk_index(t)
+                target = nodes2[k]
+                kid = [c for c in ast.iter_child_nodes(target) if isinstance(c, ast.expr)][j]
+                if isinstance(target, ast.Subscript) and kid is target.value:
+                    pass
+                for parent in nodes2:
+                    for field, value in ast.iter_fields(parent):
+                        if value is target:
+                            setattr(parent, field, copy.deepcopy(kid))
+                            return t
+                        if isinstance(value, list):
+                            for m, v in enumerate(value):
+                                if v is target:
+                                    value[m] = copy.deepcopy(kid)
+                                    return t
+                return None
+            yield replace
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+                and not isinstance(node.value, bool) and node.value not in (0, 1):
+            pass
+
+
+def _arg_candidates(source, args_src):
+    """Edits of the argument tuple: drop unused parameters, drop array elements."""
+    tree = ast.parse(source)
+    fdef = next(n for n in tree.body if isinstance(n, ast.FunctionDef)
+                and n.name == gen.Program.FUNC)
+    atree = ast.parse(args_src, mode="eval")
+    if isinstance(atree.body, ast.Tuple) and len(atree.body.elts) == len(fdef.args.args):
+        used = {n.id for n in ast.walk(fdef) if isinstance(n, ast.Name)}
+        for i, a in enumerate(fdef.args.args):
+            if a.arg not in used:
+                def drop(i=i):
+                    t, at = ast.parse(source), ast.parse(args_src, mode="eval")
+                    fd = next(n for n in t.body if isinstance(n, ast.FunctionDef)
+                              and n.name == gen.Program.FUNC)
+                    del fd.args.args[i]
+                    del at.body.elts[i]
+                    return ast.unparse(t) + "\n", _unparse_args(at)
+                yield drop
+    lists = [k for k, n in enumerate(_walk_index(atree)) if isinstance(n, ast.List)]
+    for k in lists:
+        n = len(_walk_index(atree)[k].elts)
+        for i in range(n - 1, -1, -1):
+            def shrink(k=k, i=i):
+                at = ast.parse(args_src, mode="eval")
+                del _walk_index(at)[k].elts[i]
+                return source, _unparse_args(at)
+            yield shrink
+
+
+def _unparse_args(atree):
+    text = ast.unparse(atree)
+    if isinstance(atree.body, ast.Tuple) and len(atree.body.elts) == 1 and \
+            not text.rstrip(")").endswith(","):
+        text = text[:-1] + ",)" if text.endswith(")") else text
+    return text if text.startswith("(") or not isinstance(atree.body, ast.Tuple) else text
+
+
+def crash_key(why):
+    """'crash:SIGSEGV', 'crash:exit', 'hang' from a worker's death description."""
+    if why.startswith("hang"):
+        return "hang"
+    if re.fullmatch(r"crash:(SIG\w+|exit)", why):
+        return why
+    m = re.search(r"killed by (SIG\w+)", why)
+    return "crash:" + (m.group(1) if m else "exit")
+
+
+def minimize(source, args_src, kind, timeout, log_dir, budget_s=90.0, max_tries=600,
+             levels=None):
+    """Greedy delta reduction keeping the same kind of mismatch. Returns (source, args, res)."""
+    state = {"worker": None, "tries": 0}
+    crash_kind = kind.split(":")[0] in ("crash", "hang")
+    if crash_kind:
+        kind = crash_key(kind)
+
+    def still(src, args):
+        if state["tries"] >= max_tries:
+            return None
+        state["tries"] += 1
+        try:
+            compile(src, "<candidate>", "exec")
+        except SyntaxError:
+            return None
+        res, state["worker"], why = request_once(
+            {"op": "check", "source": src, "args": [args], "levels": levels or LEVELS},
+            timeout, log_dir, state["worker"])
+        if res is None:
+            return {"crash": why} if crash_kind and crash_key(why) == kind else None
+        if crash_kind:
+            return None
+        mm = first_mismatch(res)
+        if mm and mm[0] == kind:
+            return res
+        return None
+
+    deadline = time.monotonic() + budget_s
+    best = still(source, args_src)
+    if best is None:
+        if state["worker"]:
+            state["worker"].close()
+        return source, args_src, None
+    changed = True
+    while changed and time.monotonic() < deadline and state["tries"] < max_tries:
+        changed = False
+        tree = ast.parse(source)
+        for edit in _candidates(tree):
+            if time.monotonic() > deadline:
+                break
+            new = edit(ast.parse(source))
+            if new is None:
+                continue
+            try:
+                src2 = ast.unparse(new) + "\n"
+            except Exception:  # noqa: BLE001 - an edit that made an invalid tree
+                continue
+            if src2 == source:
+                continue
+            r = still(src2, args_src)
+            if r is not None:
+                source, best, changed = src2, r, True
+                break
+        if changed:
+            continue
+        for edit in _arg_candidates(source, args_src):
+            if time.monotonic() > deadline:
+                break
+            src2, args2 = edit()
+            r = still(src2, args2)
+            if r is not None:
+                source, args_src, best, changed = src2, args2, r, True
+                break
+    if state["worker"]:
+        state["worker"].close()
+    return source, args_src, best
+
+
+REPRO_TEMPLATE = '''"""epochpp fuzz reproducer ({origin}).
+
+Mismatch: {kind}: {detail}
+CPython : {py}
+epochpp : {jit}
+
+Run: PYTHONPATH=python python3 {relpath}
+"""
+{source}
+
+ARG_SETS = {args!r}  # argument tuples (source text), called in order
+
+
+if __name__ == "__main__":
+    import warnings
+
+    import epochpp
+
+    def build(src):
+        return eval(src, {{"np": np, "math": math, "nan": math.nan, "inf": math.inf}})
+
+    def run(fn, args):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                v = fn(*args)
+                return f"return {{type(v).__name__}} {{v!r}}"
+            except Exception as e:  # noqa: BLE001
+                return f"raise {{type(e).__name__}}: {{e}}"
+
+    d = epochpp.jit(f, level={level})
+    for src in ARG_SETS:
+        pa, ja = build(src), build(src)
+        print("args    :", src)
+        print("CPython :", run(f, pa), "| args after:", pa)
+        print("epochpp :", run(d, ja), "| args after:", ja)
+    print("stats   :", d.stats)
+    print(epochpp.explain(d))
+'''
+
+
+def save_reproducer(save_dir, name, origin, kind, detail, source, args_src, call, level=None):
+    os.makedirs(save_dir, exist_ok=True)
+    path = os.path.join(save_dir, name)
+    lines = source.strip("\n").splitlines()
+    while lines and lines[0].strip() in ("import math", "import numpy as np", ""):
+        lines.pop(0)
+    body = "\n".join(lines)
+    with open(path, "w") as fh:
+        fh.write(REPRO_TEMPLATE.format(
+            origin=origin + (f", Level {level}" if level else ""), level=level or 2,
+            kind=kind, detail=detail.replace('"""', "'''")[:600],
+            py=(call or {}).get("py", "?")[:300].replace('"""', "'''"),
+            jit=(call or {}).get("jit", "?")[:300].replace('"""', "'''"),
+            relpath=os.path.relpath(path, REPO) if path.startswith(REPO) else path,
+            source="import math\n\nimport numpy as np\n\n\n" + body + "\n",
+            args=args_src if isinstance(args_src, list) else [args_src]))
+    return path
+
+
+# ------------------------------------------------------------------------- main loop
+def crash_args(prog, kind, opts):
+    """The argument sets that reproduce a crash/hang of this program in a fresh worker:
+    one set alone if possible, else all of them; None if the program alone does not."""
+    for a in prog.arg_sets + [prog.arg_sets]:
+        sets = a if isinstance(a, list) else [a]
+        res, w, why = request_once({"op": "check", "source": prog.source, "args": sets,
+                                    "levels": LEVELS},
+                                   opts.timeout, opts.save_dir)
+        if w:
+            w.close()
+        if res is None and crash_key(why) == kind:
+            return a
+    return None
+
+
+def handle_mismatch(tally, opts, pseed, kind, detail, prog, call, history=None):
+    """Minimize, save, record."""
+    level = call["level"] if call else None
+    levels = [level] if level else LEVELS
+    entry = {"pseed": pseed, "kind": kind, "detail": detail, "file": None, "level": level}
+    args_src = call["args"] if call else prog.arg_sets
+    print(f"!! program {pseed}: {kind}: {detail[:300]}", flush=True)
+    tally.mismatches.append(entry)
+    if not opts.save_dir:
+        return
+    crash = kind.startswith("crash") or kind == "hang"
+    if crash:
+        found = crash_args(prog, kind, opts)
+        if found is None:
+            path = os.path.join(opts.save_dir, f"fuzz_{pseed}_history.txt")
+            with open(path, "w") as fh:
+                fh.write(f"# {kind}: {detail}\n# the program alone does not reproduce it; the "
+                         f"worker ran these program seeds (gen options {opts.gen_opts!r}):\n")
+                fh.write("\n".join(str(p) for p in (history or [pseed])) + "\n")
+            print(f"   the program alone does not {kind}; worker history in {path} "
+                  f"(replay with --replay-history)", flush=True)
+            entry["file"] = path
+            return
+        args_src = found
+    orig = save_reproducer(opts.save_dir, f"fuzz_{pseed}_original.py",
+                           f"program seed {pseed}, gen options {opts.gen_opts!r}, original",
+                           kind, detail, prog.source, args_src, call, level)
+    entry["file"] = orig
+    if opts.no_minimize or isinstance(args_src, list):
+        return
+    src, args2, res = minimize(prog.source, args_src, kind, opts.timeout, opts.save_dir,
+                               budget_s=opts.minimize_seconds, levels=levels)
+    if res is None:
+        print(f"   (did not reproduce alone with a fresh dispatcher; kept {orig})", flush=True)
+        return
+    mcall = None
+    if isinstance(res, dict) and res.get("calls"):
+        mcall = res["calls"][0]
+        detail = (mcall.get("mismatch") or [kind, detail])[1]
+    path = save_reproducer(opts.save_dir, f"fuzz_{pseed}_min.py",
+                           f"program seed {pseed}, gen options {opts.gen_opts!r}, minimized",
+                           kind, detail, src, args2, mcall or call, level)
+    entry["file"] = path
+    entry["min_source"] = src
+    entry["min_args"] = args2
+    print(f"   minimized reproducer: {path}", flush=True)
+    print("   " + src.replace(gen.HEADER, "").strip().replace("\n", "\n   "), flush=True)
+    print(f"   args: {args2}", flush=True)
+    if mcall:
+        print(f"   CPython: {mcall['py'][:200]}\n   epochpp: {mcall['jit'][:200]}", flush=True)
+
+
+class Rebuilt(Exception):
+    """The extension file changed under the running workers."""
+
+
+def run(opts):
+    gopts = gen.Options.parse(opts.gen_opts)
+    tally = Tally()
+    t0 = time.monotonic()
+    deadline = t0 + opts.seconds if opts.seconds else None
+    log_dir = opts.save_dir or tempfile.gettempdir()
+    if opts.save_dir:
+        os.makedirs(opts.save_dir, exist_ok=True)
+    state = {"stamp": core_stamp(), "next": 0}
+    workers = []
+    retry = []                # program seeds to run again (in flight during a rebuild)
+    pending_mismatch = []
+
+    def start_workers():
+        workers[:] = []
+        try:
+            for _ in range(opts.jobs):
+                workers.append(Worker(log_dir))
+        except HarnessError:
+            for w in workers:
+                w.close()
+            workers[:] = []
+            raise
+
+    def stop_workers():
+        for w in workers:
+            if w.task is not None:
+                retry.append(w.task)
+                w.kill()
+            else:
+                w.close()
+        workers[:] = []
+
+    def wait_for_rebuild():
+        stop_workers()
+        print("fuzz: the epochpp extension changed (rebuilt?); waiting for it to settle "
+              f"(up to {opts.rebuild_wait:.0f} s)", flush=True)
+        end = time.monotonic() + opts.rebuild_wait
+        while time.monotonic() < end:
+            s1 = core_stamp()
+            time.sleep(10)
+            if core_stamp() != s1 or s1[1] is None:
+                continue
+            try:
+                start_workers()
+            except HarnessError:
+                continue
+            state["stamp"] = s1
+            print("fuzz: the new extension loads; going on", flush=True)
+            return
+        raise HarnessError("the epochpp extension changed and did not settle; run again")
+
+    def more():
+        if retry:
+            return True
+        if opts.count is not None and state["next"] >= opts.count:
+            return False
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        return not (opts.stop_on_first and tally.mismatches)
+
+    def dispatch(w):
+        while more():
+            if retry:
+                pseed = retry.pop(0)
+            else:
+                pseed = pseed_of(opts.seed, state["next"])
+                state["next"] += 1
+                if pseed in opts.skip:
+                    tally.skipped += 1
+                    continue
+            w.send({"op": "program", "pseed": pseed, "gen_opts": opts.gen_opts,
+                    "levels": LEVELS}, task=pseed)
+            w.history.append(pseed)
+            return True
+        w.task = None
+        return False
+
+    def replacement():
+        try:
+            return Worker(log_dir)
+        except HarnessError:
+            if core_stamp() != state["stamp"]:
+                raise Rebuilt() from None
+            raise
+
+    def step():
+        """Wait for one answer (or time-out) and handle it."""
+        busy = [w for w in workers if w.task is not None]
+        now = time.monotonic()
+        wait = min(w.started + opts.timeout - now for w in busy)
+        ready, _, _ = select.select(busy, [], [], max(0.0, min(wait, 5.0)))
+        now = time.monotonic()
+        for idx, w in enumerate(workers):
+            if w.task is None:
+                continue
+            res, why = None, None
+            if w in ready:
+                line = w.poll_line()
+                if line is None:
+                    continue
+                if line == b"":
+                    why = "crash: " + w.death()
+                else:
+                    res = json.loads(line)
+            elif now - w.started > opts.timeout:
+                why = f"hang: no answer within {opts.timeout:.0f} s"
+                w.kill()
+            else:
+                continue
+            pseed = w.task
+            mm = first_mismatch(res) if res is not None else None
+            if (res is None or mm) and core_stamp() != state["stamp"]:
+                w.task = None
+                retry.append(pseed)
+                raise Rebuilt()
+            if res is not None and res.get("error"):
+                # the generator made something the harness cannot run: not a compiler bug
+                tally.harness_errors.append((pseed, res["error"]))
+                print(f"!! program {pseed}: harness error (not counted as a mismatch): "
+                      f"{res['error'][:300]}", flush=True)
+                if len(tally.harness_errors) > 20:
+                    raise HarnessError("too many harness errors; see above")
+                res, mm = {"calls": []}, None
+            if res is not None:
+                tally.add(pseed, res)
+                if mm:
+                    pending_mismatch.append((pseed, mm[0], mm[1], mm[2], None))
+                w.done += 1
+                if w.done >= MAX_CALL_PROGRAMS:
+                    w.close()
+                    w = workers[idx] = replacement()
+            else:
+                tally.programs += 1
+                pending_mismatch.append((pseed, crash_key(why), why, None, list(w.history)))
+                w.close()
+                w = workers[idx] = replacement()
+            while pending_mismatch:
+                p, kind, detail, call, hist = pending_mismatch.pop(0)
+                handle_mismatch(tally, opts, p, kind, detail, gen.generate(p, gopts), call, hist)
+            dispatch(w)
+
+    last_print = t0
+    try:
+        try:
+            start_workers()
+        except HarnessError:
+            st = state["stamp"]
+            if st[1] is None or time.time() - st[1] / 1e9 > 300:
+                raise
+            wait_for_rebuild()  # the extension is being written right now
+        for w in workers:
+            dispatch(w)
+        while any(w.task is not None for w in workers):
+            try:
+                step()
+            except Rebuilt:
+                wait_for_rebuild()
+                for w in workers:
+                    dispatch(w)
+            if time.monotonic() - last_print >= opts.progress:
+                last_print = time.monotonic()
+                print(tally.line(last_print - t0), flush=True)
+    except HarnessError as err:
+        print(tally.summary(time.monotonic() - t0), flush=True)
+        print(f"fuzz: {err}", flush=True)
+        return 2
+    finally:
+        stop_workers()
+    elapsed = time.monotonic() - t0
+    print(tally.line(elapsed), flush=True)
+    print(tally.summary(elapsed), flush=True)
+    if opts.json:
+        with open(opts.json, "w") as fh:
+            json.dump({"seed": opts.seed, "programs": tally.programs,
+                       "calls": dict(tally.calls), "outcomes": dict(tally.outcomes),
+                       "levels": LEVELS,
+                       "level_calls": {f"{lv}:{k}": v for (lv, k), v in tally.level_calls.items()},
+                       "reassociated": len(tally.reassoc),
+                       "harness_errors": len(tally.harness_errors),
+                       "fallback_reasons": dict(tally.reasons),
+                       "features": dict(tally.features),
+                       "mismatches": tally.mismatches, "seconds": elapsed}, fh, indent=1)
+    return 1 if tally.mismatches else 0
+
+
+def replay_history(opts):
+    """Run a crashed worker's programs again, in order, in one worker."""
+    with open(opts.replay_history) as fh:
+        seeds = [int(x) for x in fh.read().split() if x.strip().isdigit()]
+    w = None
+    for p in seeds:
+        res, w, why = request_once({"op": "program", "pseed": p, "gen_opts": opts.gen_opts,
+                                    "levels": LEVELS},
+                                   opts.timeout, tempfile.gettempdir(), w)
+        if res is None:
+            print(f"program {p}: {why}")
+            return 1
+    if w:
+        w.close()
+    print(f"{len(seeds)} programs ran without a crash")
+    return 0
+
+
+def replay(opts, pseed):
+    prog = gen.generate(pseed, gen.Options.parse(opts.gen_opts))
+    print(prog.source)
+    for a in prog.arg_sets:
+        print("# args:", a)
+    if opts.show:
+        return 0
+    res, w, why = request_once({"op": "check", "source": prog.source, "args": prog.arg_sets,
+                                "levels": LEVELS},
+                               opts.timeout, tempfile.gettempdir())
+    if w:
+        w.close()
+    if res is None:
+        print(why)
+        return 1
+    for c in res["calls"]:
+        print(f"- L{c['level']} {c['status']:8s} CPython: {c['py'][:150]}\n"
+              f"              epochpp: {c['jit'][:150]}"
+              + (f"\n  MISMATCH {c['mismatch']}" if c["mismatch"] else ""))
+    if res.get("error"):
+        print("harness error:", res["error"])
+    for lv, text in res.get("explain", {}).items():
+        print(f"Level {lv}: {text}", end="")
+    return 1 if first_mismatch(res) else 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=None, help="run seed (default: from the clock)")
+    ap.add_argument("--count", type=int, default=None, help="number of programs")
+    ap.add_argument("--seconds", type=float, default=None, help="run for this long")
+    ap.add_argument("--long", action="store_true",
+                    help="run for hours (default 4 h unless --seconds/--count)")
+    ap.add_argument("--save-dir", default=None,
+                    help="where reproducers go (default: ./fuzz-failures)")
+    ap.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    ap.add_argument("--timeout", type=float, default=60.0,
+                    help="seconds one program may take before it counts as a hang")
+    ap.add_argument("--skip", default="", help="comma-separated program seeds to skip")
+    ap.add_argument("--gen-opts", default="", help="generator options, e.g. '-helpers,-unions'")
+    ap.add_argument("--stop-on-first", action="store_true")
+    ap.add_argument("--levels", default="auto",
+                    help="comma-separated epochpp.jit levels to test (default: 2,3, and 4 "
+                         "when a CUDA driver is present)")
+    ap.add_argument("--warmup", action="store_true",
+                    help="each worker first runs one compiled call with an array argument "
+                         "(avoids known bug H; see README.md)")
+    ap.add_argument("--strict-messages", action="store_true",
+                    help="count a different exception message (same type) as a mismatch")
+    ap.add_argument("--rebuild-wait", type=float, default=900.0,
+                    help="when the extension is rebuilt during a run, wait this long for it")
+    ap.add_argument("--no-minimize", action="store_true")
+    ap.add_argument("--minimize-seconds", type=float, default=90.0)
+    ap.add_argument("--progress", type=float, default=10.0, help="seconds between progress lines")
+    ap.add_argument("--json", default=None, help="also write the summary as JSON here")
+    ap.add_argument("--replay", type=int, default=None, help="run one program seed verbosely")
+    ap.add_argument("--show", type=int, default=None, help="print one program seed's source")
+    ap.add_argument("--replay-history", default=None,
+                    help="run the program seeds listed in a *_history.txt file in one worker")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    opts = ap.parse_args(argv)
+    if opts.worker:
+        worker_main()
+        return 0
+    # thousands of one-off programs must not fill the user's object cache: the workers get
+    # a private one, removed at the end (unless EPOCHPP_CACHE_DIR is set)
+    own_cache = None
+    if not os.environ.get("EPOCHPP_CACHE_DIR"):
+        own_cache = tempfile.mkdtemp(prefix="epochpp_fuzz_cache_")
+        os.environ["EPOCHPP_CACHE_DIR"] = own_cache
+    try:
+        return _main(opts)
+    finally:
+        if own_cache:
+            import shutil  # noqa: PLC0415
+
+            shutil.rmtree(own_cache, ignore_errors=True)
+
+
+def _main(opts):
+    global STRICT_MESSAGES, WARMUP, LEVELS
+    STRICT_MESSAGES = opts.strict_messages
+    WARMUP = opts.warmup
+    LEVELS = default_levels() if opts.levels == "auto" else \
+        [int(x) for x in opts.levels.split(",") if x.strip()]
+    if opts.replay_history:
+        return replay_history(opts)
+    if opts.show is not None or opts.replay is not None:
+        return replay(opts, opts.show if opts.show is not None else opts.replay)
+    if opts.seed is None:
+        opts.seed = int(time.time()) % 100000
+    opts.skip = {int(x) for x in opts.skip.replace(" ", "").split(",") if x}
+    if opts.count is None and opts.seconds is None:
+        opts.seconds = 4 * 3600.0 if opts.long else 120.0
+    if opts.save_dir is None:
+        opts.save_dir = os.path.abspath("fuzz-failures")
+    print(f"epochpp fuzz: seed {opts.seed}, "
+          + (f"{opts.count} programs" if opts.count is not None else f"{opts.seconds:.0f} s")
+          + f", {opts.jobs} worker(s), levels {','.join(map(str, LEVELS))}"
+          + (f", gen options {opts.gen_opts!r}" if opts.gen_opts else ""), flush=True)
+    return run(opts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
