@@ -144,10 +144,13 @@ def test_background_monitor_report(tmp_path):
             for i in range(n):
                 s += i % 3
             return s
-        spin(2_000_000)
+        import time
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < 0.6:  # the background monitor samples every 50 ms
+            spin(200_000)
         buf = io.StringIO()
         p = epochpp.report(file=buf)
-        assert p.sample_count > 5, p.sample_count
+        assert p.sample_count > 3, p.sample_count
         assert "spin" in buf.getvalue()
         print("ok")
         """))
