@@ -57,9 +57,17 @@ def pseed_of(seed, i):
 # ======================================================================================
 # Worker side: imports epochpp, runs programs, answers one JSON line per request.
 # ======================================================================================
+def use_source_tree():
+    """Put the repository's python/ first only when it holds a built extension (a developer's
+    tree); otherwise the installed epochpp is used (a clean clone after `pip install .`)."""
+    d = os.path.join(REPO, "python", "epochpp")
+    if os.path.isdir(d) and any(n.startswith("_core.") and n.endswith(".so") for n in os.listdir(d)):
+        sys.path.insert(0, os.path.join(REPO, "python"))
+
+
 class WorkerState:
     def __init__(self):
-        sys.path.insert(0, os.path.join(REPO, "python"))
+        use_source_tree()
         sys.path.insert(0, os.path.join(REPO, "tests", "python"))
         import numpy as np  # noqa: PLC0415
 
@@ -242,10 +250,20 @@ def default_levels():
 
 def core_path():
     """The compiled extension the workers load (resolved through the symlink)."""
-    d = os.path.join(REPO, "python", "epochpp")
-    for name in sorted(os.listdir(d)):
-        if name.startswith("_core.") and name.endswith(".so"):
-            return os.path.realpath(os.path.join(d, name))
+    dirs = [os.path.join(REPO, "python", "epochpp")]
+    try:
+        import importlib.util  # noqa: PLC0415
+        spec = importlib.util.find_spec("epochpp")
+        if spec and spec.origin:
+            dirs.append(os.path.dirname(spec.origin))
+    except (ImportError, ValueError):
+        pass
+    for d in dirs:
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d)):
+            if name.startswith("_core.") and name.endswith(".so"):
+                return os.path.realpath(os.path.join(d, name))
     return None
 
 
@@ -477,7 +495,8 @@ class Tally:
         n = sum(self.calls.values()) or 1
         p = self.programs or 1
         out = ["", "==== epochpp fuzz summary ====",
-               f"time: {elapsed:.1f} s; programs: {self.programs}; calls: {sum(self.calls.values())}"
+               f"time: {elapsed:.1f} s; programs: {self.programs}; "
+               f"calls: {sum(self.calls.values())}"
                + (f"; skipped (known failing): {self.skipped}" if self.skipped else "")]
         for k in ("native", "deopt", "fallback", "none"):
             if self.calls[k]:
@@ -543,9 +562,10 @@ def _candidates(tree):
     """Yield functions that edit a deep copy of ``tree`` (each returns the new tree or None)."""
     import copy  # noqa: PLC0415
 
-    # drop whole helper functions
+    # drop whole helper functions and module-level constants
     for i, node in enumerate(tree.body):
-        if isinstance(node, ast.FunctionDef) and node.name != gen.Program.FUNC:
+        if isinstance(node, ast.Assign) or \
+                isinstance(node, ast.FunctionDef) and node.name != gen.Program.FUNC:
             def drop(t, i=i):
                 del t.body[i]
                 return t
@@ -583,8 +603,6 @@ def _candidates(tree):
                 nodes2 = _walk_index(t)
                 target = nodes2[k]
                 kid = [c for c in ast.iter_child_nodes(target) if isinstance(c, ast.expr)][j]
-                if isinstance(target, ast.Subscript) and kid is target.value:
-                    pass
                 for parent in nodes2:
                     for field, value in ast.iter_fields(parent):
                         if value is target:
@@ -597,9 +615,6 @@ def _candidates(tree):
                                     return t
                 return None
             yield replace
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool) and node.value not in (0, 1):
-            pass
 
 
 def _arg_candidates(source, args_src):
@@ -632,11 +647,7 @@ def _arg_candidates(source, args_src):
 
 
 def _unparse_args(atree):
-    text = ast.unparse(atree)
-    if isinstance(atree.body, ast.Tuple) and len(atree.body.elts) == 1 and \
-            not text.rstrip(")").endswith(","):
-        text = text[:-1] + ",)" if text.endswith(")") else text
-    return text if text.startswith("(") or not isinstance(atree.body, ast.Tuple) else text
+    return ast.unparse(atree)  # a 1-tuple comes out as "(x,)", the empty one as "()"
 
 
 def crash_key(why):

@@ -221,7 +221,8 @@ def test_H_first_signature_float_to_numpy_scalar(tmp_path, call):
         print(repr(d(arg)), repr(fn(arg)), d.stats["native_calls"])
     """)
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), os.path.join(repo, "python"),
+    import epochpp as _pkg  # the epochpp these tests use (installed, or the built source tree)
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), os.path.dirname(os.path.dirname(_pkg.__file__)),
                                          env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
                           text=True, timeout=120)

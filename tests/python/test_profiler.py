@@ -470,14 +470,17 @@ def test_idle_threads_are_not_hotspots(tmp_path):
         script.write_text(WORK + "for _ in range(8):\n    work()\n")
         for attempt in range(2):  # statistical: one fresh run before a wrong answer counts
             code, prof = profiling.run_script(str(script))
-            if prof.hotspots and prof.hotspots[0].function == "work" and prof.breakdown["python"] > 0.8:
+            if prof.hotspots and prof.hotspots[0].function == "work" and prof.breakdown["other"] < 0.2:
                 break
     finally:
         stop.set()
         idle.join()
     assert code == 0
     assert prof.hotspots[0].function == "work", describe(prof)
-    assert prof.breakdown["python"] > 0.8, describe(prof)
+    # the idle thread's waiting is not in the breakdown (the main thread's wall time); how the
+    # busy main thread splits into python/native depends on the scheduler on a loaded machine
+    assert prof.breakdown["other"] < 0.2, describe(prof)
+    assert prof.breakdown["python"] + prof.breakdown["native"] > 0.8, describe(prof)
 
 
 def test_sys_exit_keeps_the_code_and_the_report(tmp_path, capsys):
