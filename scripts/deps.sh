@@ -26,6 +26,7 @@ need=()
 for p in "${PIP_PKGS[@]}"; do
   mod=${p//-/_}
   [ "$p" = "scikit-build-core" ] && mod=scikit_build_core
+  [ "$p" = "ipython" ] && mod=IPython
   "$PY" -c "import $mod" 2>/dev/null || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
