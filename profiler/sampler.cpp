@@ -59,32 +59,35 @@ static int threadSyscall(long tid) {
   return std::atoi(buf);
 }
 
-// Seconds the thread has run (first field of schedstat: exact, also for a thread running now).
-static double schedExec(long tid) {
+// The thread's schedstat: seconds run (exact, also for a thread running now) and seconds
+// waited on a run queue.
+static void schedStat(long tid, double* run, double* wait) {
+  *run = *wait = 0;
   char path[64], buf[128];
   std::snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tid);
   int fd = open(path, O_RDONLY);
-  if (fd < 0) return 0;
+  if (fd < 0) return;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
-  if (n <= 0) return 0;
+  if (n <= 0) return;
   buf[n] = 0;
-  return std::strtoull(buf, nullptr, 10) * 1e-9;
+  unsigned long long r = 0, w = 0;
+  if (std::sscanf(buf, "%llu %llu", &r, &w) == 2) {
+    *run = r * 1e-9;
+    *wait = w * 1e-9;
+  }
 }
 
-// Seconds the thread has waited on a run queue (second field of schedstat).
+static double schedExec(long tid) {
+  double run, wait;
+  schedStat(tid, &run, &wait);
+  return run;
+}
+
 static double runQueueWait(long tid) {
-  char path[64], buf[128];
-  std::snprintf(path, sizeof path, "/proc/self/task/%ld/schedstat", tid);
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  unsigned long long run = 0, wait = 0;
-  if (std::sscanf(buf, "%llu %llu", &run, &wait) != 2) return 0;
-  return wait * 1e-9;
+  double run, wait;
+  schedStat(tid, &run, &wait);
+  return wait;
 }
 
 static bool isIoSyscall(int nr) {

@@ -133,6 +133,7 @@ struct FnLowering {
   void pollEvery(int line);
   // Level 3 (lower_parallel.cpp)
   llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* n);
+  void byteSpan(Val a, llvm::Value*& lo, llvm::Value*& hi);
   // Emits the parallel run; on any failure it restores the arrays the loop wrote and branches
   // to `serialB` (the checked serial loop then raises exactly where CPython would).
   void parallelLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n, llvm::BasicBlock* serialB);

@@ -53,6 +53,20 @@ static Value* identityOf(IRBuilder<>& b, ir::Op op, llvm::Type* ty) {
   return ConstantInt::get(ty, op == ir::Op::Add ? 0 : 1);
 }
 
+// [lo, hi): exactly the bytes an array's elements occupy (addresses as integers).
+void FnLowering::byteSpan(Val a, Value*& lo, Value*& hi) {
+  Value* base = b.CreatePtrToInt(b.CreateExtractValue(a.v, {0}), b.getInt64Ty());
+  lo = hi = base;
+  for (int d = 0; d < a.t.ndim; ++d) {
+    Value* ext = b.CreateMul(b.CreateSub(dim(a, d), i64(1)), stride(a, d));
+    Value* neg = b.CreateICmpSLT(ext, i64(0));
+    lo = b.CreateAdd(lo, b.CreateSelect(neg, ext, i64(0)));
+    hi = b.CreateAdd(hi, b.CreateSelect(neg, i64(0), ext));
+  }
+  int64_t item = (a.t.dtype == Kind::NpBool) ? 1 : (a.t.dtype == Kind::NpInt32 || a.t.dtype == Kind::NpFloat32) ? 4 : 8;
+  hi = b.CreateAdd(hi, i64(item));
+}
+
 Value* FnLowering::parallelProfitable(const ir::Stmt& s, Value* n) {
   Value* work = b.CreateMul(n, i64(std::max<int64_t>(1, s.work)));
   Value* ok = b.CreateAnd(b.CreateICmpSGE(n, i64(2)), b.CreateICmpSGE(work, i64(kMinParallelWork)));
@@ -60,17 +74,7 @@ Value* FnLowering::parallelProfitable(const ir::Stmt& s, Value* n) {
   for (auto& [slot, op] : s.reductions) ok = b.CreateAnd(ok, b.CreateLoad(b.getInt1Ty(), defined[slot]));
   // written arrays may not overlap arrays read elsewhere, nor each other unless identical views
   auto range = [&](int slot, Value*& lo, Value*& hi) {
-    Val a{b.CreateLoad(m.arrayTy, slots[slot]), f.locals[slot].type};
-    Value* base = b.CreatePtrToInt(b.CreateExtractValue(a.v, {0}), b.getInt64Ty());
-    Value* l = base, *h = base;
-    for (int d = 0; d < a.t.ndim; ++d) {
-      Value* ext = b.CreateMul(b.CreateSub(dim(a, d), i64(1)), stride(a, d));
-      Value* neg = b.CreateICmpSLT(ext, i64(0));
-      l = b.CreateAdd(l, b.CreateSelect(neg, ext, i64(0)));
-      h = b.CreateAdd(h, b.CreateSelect(neg, i64(0), ext));
-    }
-    lo = l;
-    hi = b.CreateAdd(h, i64(8));
+    byteSpan({b.CreateLoad(m.arrayTy, slots[slot]), f.locals[slot].type}, lo, hi);
   };
   auto disjoint = [&](int x, int y) {
     Value *l1, *h1, *l2, *h2;
@@ -140,16 +144,9 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
   // keep what the loop may overwrite: the byte span of every array it writes
   std::vector<std::tuple<Value*, Value*, Value*>> saved;  // (address, bytes, copy)
   for (int w : s.written_arrays) {
-    Val a{b.CreateLoad(m.arrayTy, slots[w]), f.locals[w].type};
-    Value* base = b.CreatePtrToInt(b.CreateExtractValue(a.v, {0}), b.getInt64Ty());
-    Value* lo = base, *hi = base;
-    for (int d = 0; d < a.t.ndim; ++d) {
-      Value* ext = b.CreateMul(b.CreateSub(dim(a, d), i64(1)), stride(a, d));
-      Value* neg = b.CreateICmpSLT(ext, i64(0));
-      lo = b.CreateAdd(lo, b.CreateSelect(neg, ext, i64(0)));
-      hi = b.CreateAdd(hi, b.CreateSelect(neg, i64(0), ext));
-    }
-    Value* bytes = b.CreateAdd(b.CreateSub(hi, lo), i64(8));
+    Value *lo, *hi;
+    byteSpan({b.CreateLoad(m.arrayTy, slots[w]), f.locals[w].type}, lo, hi);
+    Value* bytes = b.CreateSub(hi, lo);
     Value* addr = b.CreateIntToPtr(lo, b.getPtrTy());
     Value* copy = b.CreateCall(m.rt("ep_rt_scratch"), {ctx, bytes});
     raiseIf(b.CreateIsNull(copy), EP_EXC_MEMORY, "cannot allocate scratch memory", s.line);

@@ -77,62 +77,16 @@ static std::string printModule(Module& m) {
   return os.str();
 }
 
-void* Engine::compile(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ctx, const std::string& entry,
-                      bool want_text, StageText* text, Timings* t, int opt_level) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  auto t0 = std::chrono::steady_clock::now();
+// The host's data layout, triple, CPU and features on every function (so loops vectorise).
+void Engine::prepareForHost(Module& m) {
   TargetMachine& tm = *impl_->tm;
-  m->setDataLayout(impl_->jit->getDataLayout());
-  m->setTargetTriple(impl_->jit->getTargetTriple().str());
-  for (auto& f : *m) {
+  m.setDataLayout(impl_->jit->getDataLayout());
+  m.setTargetTriple(impl_->jit->getTargetTriple().str());
+  for (auto& f : m) {
     if (f.isDeclaration()) continue;
     f.addFnAttr("target-cpu", tm.getTargetCPU());
     f.addFnAttr("target-features", tm.getTargetFeatureString());
   }
-  if (want_text && text) text->llvm_unoptimised = printModule(*m);
-  {
-    LoopAnalysisManager lam;
-    FunctionAnalysisManager fam;
-    CGSCCAnalysisManager cgam;
-    ModuleAnalysisManager mam;
-    PipelineTuningOptions pto;
-    pto.LoopVectorization = true;
-    pto.SLPVectorization = true;
-    PassBuilder pb(&tm, pto);
-    pb.registerModuleAnalyses(mam);
-    pb.registerCGSCCAnalyses(cgam);
-    pb.registerFunctionAnalyses(fam);
-    pb.registerLoopAnalyses(lam);
-    pb.crossRegisterProxies(lam, fam, cgam, mam);
-    static const OptimizationLevel levels[] = {OptimizationLevel::O0, OptimizationLevel::O1, OptimizationLevel::O2,
-                                               OptimizationLevel::O3};
-    int lvl = opt_level < 0 ? 0 : opt_level > 3 ? 3 : opt_level;
-    ModulePassManager mpm = lvl == 0 ? pb.buildO0DefaultPipeline(OptimizationLevel::O0)
-                                     : pb.buildPerModuleDefaultPipeline(levels[lvl]);
-    mpm.run(*m, mam);
-  }
-  auto t1 = std::chrono::steady_clock::now();
-  if (want_text && text) {
-    text->llvm = printModule(*m);
-    SmallVector<char, 0> buf;
-    raw_svector_ostream os(buf);
-    legacy::PassManager pm;
-    auto clone = CloneModule(*m);  // codegen passes rewrite IR: print asm from a copy
-    if (!tm.addPassesToEmitFile(pm, os, nullptr, CodeGenFileType::AssemblyFile)) {
-      pm.run(*clone);
-      text->asm_ = std::string(buf.begin(), buf.end());
-    }
-  }
-  auto& jd = impl_->jit->getMainJITDylib();
-  check(impl_->jit->addIRModule(jd, ThreadSafeModule(std::move(m), std::move(ctx))));
-  auto sym = impl_->jit->lookup(entry);
-  if (!sym) throw std::runtime_error(toString(sym.takeError()));
-  auto t2 = std::chrono::steady_clock::now();
-  if (t) {
-    t->optimise_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
-    t->codegen_link_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
-  }
-  return sym->toPtr<void*>();
 }
 
 static void optimise(Module& m, TargetMachine& tm, int opt_level) {
@@ -155,6 +109,38 @@ static void optimise(Module& m, TargetMachine& tm, int opt_level) {
   ModulePassManager mpm = lvl == 0 ? pb.buildO0DefaultPipeline(OptimizationLevel::O0)
                                    : pb.buildPerModuleDefaultPipeline(levels[lvl]);
   mpm.run(m, mam);
+}
+
+void* Engine::compile(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ctx, const std::string& entry,
+                      bool want_text, StageText* text, Timings* t, int opt_level) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto t0 = std::chrono::steady_clock::now();
+  TargetMachine& tm = *impl_->tm;
+  prepareForHost(*m);
+  if (want_text && text) text->llvm_unoptimised = printModule(*m);
+  optimise(*m, tm, opt_level);
+  auto t1 = std::chrono::steady_clock::now();
+  if (want_text && text) {
+    text->llvm = printModule(*m);
+    SmallVector<char, 0> buf;
+    raw_svector_ostream os(buf);
+    legacy::PassManager pm;
+    auto clone = CloneModule(*m);  // codegen passes rewrite IR: print asm from a copy
+    if (!tm.addPassesToEmitFile(pm, os, nullptr, CodeGenFileType::AssemblyFile)) {
+      pm.run(*clone);
+      text->asm_ = std::string(buf.begin(), buf.end());
+    }
+  }
+  auto& jd = impl_->jit->getMainJITDylib();
+  check(impl_->jit->addIRModule(jd, ThreadSafeModule(std::move(m), std::move(ctx))));
+  auto sym = impl_->jit->lookup(entry);
+  if (!sym) throw std::runtime_error(toString(sym.takeError()));
+  auto t2 = std::chrono::steady_clock::now();
+  if (t) {
+    t->optimise_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+    t->codegen_link_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
+  }
+  return sym->toPtr<void*>();
 }
 
 void* Engine::compileCached(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ctx, const std::string& entry,
@@ -182,13 +168,7 @@ void* Engine::compileCached(std::unique_ptr<Module> m, std::unique_ptr<LLVMConte
     return p;
   }
   TargetMachine& tm = *impl_->tm;
-  m->setDataLayout(impl_->jit->getDataLayout());
-  m->setTargetTriple(impl_->jit->getTargetTriple().str());
-  for (auto& f : *m) {
-    if (f.isDeclaration()) continue;
-    f.addFnAttr("target-cpu", tm.getTargetCPU());
-    f.addFnAttr("target-features", tm.getTargetFeatureString());
-  }
+  prepareForHost(*m);
   optimise(*m, tm, opt_level);
   auto t1 = std::chrono::steady_clock::now();
   SmallVector<char, 0> obj;

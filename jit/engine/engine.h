@@ -40,6 +40,7 @@ class Engine {
 
  private:
   Engine();
+  void prepareForHost(llvm::Module& m);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
