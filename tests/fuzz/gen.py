@@ -9,8 +9,8 @@ deterministic from the seed.
 Generation is typed. A symbol table records each variable's type: a *scalar type* is a
 frozenset of tags ('bool', 'int', 'float', 'i64', 'i32', 'f64', 'f32', 'nb' -- the last
 five are NumPy scalars; a set of more than one tag is a union such as int|float), an
-*array type* is a string 'A:<dtype>' (1-D) or 'A2:<dtype>' (2-D). The result type of an operator on given
-operand types is found by evaluating it once on sample values (cached), so the generator
+*array type* is a string 'A:<dtype>' (1-D) or 'A2:<dtype>' (2-D). The result type of an
+operator on given operand types is found by evaluating it once on sample values (cached), so the generator
 follows CPython's and NumPy's (NEP 50) promotion rules without restating them.
 
 Programs are kept fast and finite: every ``range`` has bounded arguments, every
@@ -18,8 +18,11 @@ Programs are kept fast and finite: every ``range`` has bounded arguments, every
 (``*`` needs a "small" operand, ``**`` a small base and exponent, ``<<`` a shift below
 70), so loops that overflow int64 still give CPython a cheap big-int answer.
 
+A few percent of programs come from ``ParallelGen`` instead: one big loop (150k-300k
+iterations, or a 2-D loop nest) of the shape Level 3 runs on all cores.
+
 Feature switches (``Options``) let a caller leave out a construct, e.g. while a known
-compiler bug in it is being fixed.
+compiler bug in it is being fixed (tests/fuzz/README.md lists them).
 """
 
 from __future__ import annotations
@@ -82,10 +85,6 @@ def kind(t):
 
 def is_py(t):
     return not is_array(t) and all(x in PY_TAGS for x in t)
-
-
-def show_type(t):
-    return t if is_array(t) else "|".join(sorted(t))
 
 
 _BIN = {}
@@ -776,8 +775,7 @@ class Gen:
         return None if t is None else E(f"round({a.src}, {nd})", t, a.small)
 
     def math_arg(self, depth):
-        a = self.scalar(self.pick("ff" "i"), depth - 1)
-        return a
+        return self.scalar(self.pick("ffi"), depth - 1)
 
     def math_call(self, want, depth):
         r = self.r.random()
@@ -997,7 +995,9 @@ class Gen:
         c = self.pick([3, 10, 31, 1000003, -7, 2 ** 31])
         big = self.pick([2 ** 62, 2 ** 61, -(2 ** 62), 2 ** 63 - 1])
         if v.t == NUM and "float" not in x.t:
-            x = E(f"{x.src} * 0.5" if self.chance(0.5) else x.src, binop_type("*", x.t, FLOAT) or x.t, True)
+            half = self.chance(0.5)
+            x = E(f"{x.src} * 0.5" if half else x.src,
+                  (binop_type("*", x.t, FLOAT) or x.t) if half else x.t, True)
             if not (x.t <= NUM):
                 x = E(f"float({x.src})", FLOAT, True)
         self.emit(indent, form.format(v=v.name, c=c, x=x.src, big=big))
