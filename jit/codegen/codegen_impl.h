@@ -114,6 +114,8 @@ struct FnLowering {
   void fusedLoops(Fusion& fu, Val dest, const std::vector<llvm::Value*>& shape, const ir::Expr& e, int line);
   void broadcastLeaves(Fusion& fu, const std::vector<llvm::Value*>& shape, int line);
   void assignInto(Val dest, const ir::Expr& value, int line);  // dest[...] = value (broadcast)
+  void assignValue(Val dest, Val src, int line);
+  Val itemValue(Kind dt, Val v, int line);
   Val reduce(const std::string& op, Val arr, const Type& result, int line);
   Val arrayIntrinsic(const ir::Expr& e);
   Val arrayScalarFunc(const std::string& n, Val a, Kind rk, int line);

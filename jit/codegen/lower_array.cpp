@@ -61,7 +61,11 @@ Val FnLowering::load(Val a, const std::vector<Value*>& idx) {
 // Item assignment: NumPy converts a scalar like Python's int()/float() (NaN and inf raise for
 // integer arrays, out-of-range ints raise OverflowError).
 void FnLowering::storeElem(Val a, const std::vector<Value*>& idx, Val v, int line) {
-  Kind dt = a.t.dtype;
+  storeRaw(a, idx, itemValue(a.t.dtype, v, line));
+}
+
+// NumPy's item assignment conversion of a scalar to the element kind (may raise).
+Val FnLowering::itemValue(Kind dt, Val v, int line) {
   Val c;
   if (!ir::isFloatKind(dt) && dt != Kind::NpBool) {
     Val asInt = v;
@@ -72,7 +76,7 @@ void FnLowering::storeElem(Val a, const std::vector<Value*>& idx, Val v, int lin
   } else {
     c = convert(v, dt, line);
   }
-  storeRaw(a, idx, c);
+  return c;
 }
 
 // Stores a value already of the array's element kind (bool as one byte).
@@ -186,13 +190,13 @@ Val FnLowering::indexExpr(const ir::Expr& e) {
   bool allScalar = (int)e.args.size() - 1 == base.t.ndim;
   for (size_t k = 1; k < e.args.size(); ++k) allScalar &= e.args[k]->kind != ExprKind::Slice;
   if (!allScalar) return view(base, e, 1, e.type);
-  std::vector<Value*> idx;
-  for (size_t k = 1; k < e.args.size(); ++k) {
-    Value* i = convert(expr(*e.args[k]), Kind::Int, e.line).v;
-    // first-axis iteration (`for x in a`) indexes within range by construction
-    bool known = e.col == 1 || proven.count(&e);
-    idx.push_back(known ? i : normIndex(i, dim(base, (int)k - 1), (int)k - 1, e.line));
-  }
+  // the whole index tuple is evaluated before any bounds check (as Python builds the tuple)
+  std::vector<Value*> raw, idx;
+  for (size_t k = 1; k < e.args.size(); ++k) raw.push_back(convert(expr(*e.args[k]), Kind::Int, e.line).v);
+  // first-axis iteration (`for x in a`) indexes within range by construction
+  bool known = e.col == 1 || proven.count(&e);
+  for (size_t k = 0; k < raw.size(); ++k)
+    idx.push_back(known ? raw[k] : normIndex(raw[k], dim(base, (int)k), (int)k, e.line));
   return load(base, idx);
 }
 
@@ -473,17 +477,18 @@ Val FnLowering::materialise(const ir::Expr& e, bool scratch) {
 // dest[...] = value with broadcasting. Scalars follow item-assignment rules; arrays are cast.
 // When the value reads memory that overlaps dest (a[1:] = a[:-1]), it is evaluated into a
 // temporary first, as NumPy does.
-void FnLowering::assignInto(Val dest, const ir::Expr& value, int line) {
+void FnLowering::assignInto(Val dest, const ir::Expr& value, int line) { assignValue(dest, expr(value), line); }
+
+// dest[...] = an already evaluated value (Python evaluates the right-hand side first).
+void FnLowering::assignValue(Val dest, Val src, int line) {
   int nd = dest.t.ndim;
   std::vector<Value*> shape;
   for (int d = 0; d < nd; ++d) shape.push_back(dim(dest, d));
-  if (!value.type.isArray()) {
-    Val v = expr(value);
-    loopNest(shape, [&](std::vector<Value*>& idx) { storeElem(dest, idx, v, line); });
+  if (!src.t.isArray()) {
+    Val c = itemValue(dest.t.dtype, src, line);  // converted (and checked) once, even for no element
+    loopNest(shape, [&](std::vector<Value*>& idx) { storeRaw(dest, idx, c); });
     return;
   }
-  // Materialise the value when it is not already a plain array (keeps this path simple and exact).
-  Val src = expr(value);
   if (src.t.ndim > nd) throw ir::Unsupported{line, "assigning a higher-rank array into a slice"};
   // overlap: [lo, hi) byte ranges of both
   auto range = [&](Val a, Value*& lo, Value*& hi) {
@@ -548,17 +553,16 @@ void FnLowering::assignInto(Val dest, const ir::Expr& value, int line) {
 }
 
 void FnLowering::storeStmt(const ir::Stmt& s) {
+  // Python evaluates the value, then the target, then the whole index tuple, then stores
+  Val v = expr(*s.value);
   Val base = expr(*s.args[0]);
   bool allScalar = (int)s.args.size() - 1 == base.t.ndim;
   for (size_t k = 1; k < s.args.size(); ++k) allScalar &= s.args[k]->kind != ExprKind::Slice;
   if (allScalar) {
-    // Python evaluates the value before the subscript; errors keep that order.
-    Val v = expr(*s.value);
-    std::vector<Value*> idx;
-    for (size_t k = 1; k < s.args.size(); ++k) {
-      Value* i = convert(expr(*s.args[k]), Kind::Int, s.line).v;
-      idx.push_back(proven.count(&s) ? i : normIndex(i, dim(base, (int)k - 1), (int)k - 1, s.line));
-    }
+    std::vector<Value*> raw, idx;
+    for (size_t k = 1; k < s.args.size(); ++k) raw.push_back(convert(expr(*s.args[k]), Kind::Int, s.line).v);
+    for (size_t k = 0; k < raw.size(); ++k)
+      idx.push_back(proven.count(&s) ? raw[k] : normIndex(raw[k], dim(base, (int)k), (int)k, s.line));
     storeElem(base, idx, v, s.line);
     return;
   }
@@ -568,7 +572,7 @@ void FnLowering::storeStmt(const ir::Stmt& s) {
   int nd = base.t.ndim;
   for (size_t k = 1; k < s.args.size(); ++k) nd -= s.args[k]->kind != ExprKind::Slice;
   Val target = view(base, probe, 1, Type::array(base.t.dtype, nd, ir::Layout::A));
-  assignInto(target, *s.value, s.line);
+  assignValue(target, v, s.line);
 }
 
 Val FnLowering::reduce(const std::string& op, Val arr, const Type& result, int line) {
