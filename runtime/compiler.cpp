@@ -38,6 +38,7 @@ struct Unit {
   py::object pyfunc;
   frontend::FrontendResult fr;
   std::vector<int> callee_map;
+  std::map<std::pair<int, std::string>, int> call_targets;
   bool done = false;
 };
 
@@ -72,6 +73,7 @@ struct Driver {
       Unit* self = units[idx].get();
       int j = specialise(self->fr.callees[c], args);
       units[idx]->callee_map[c] = j;
+      units[idx]->call_targets[{c, signatureText(args)}] = j;
       return units[j]->fr.fn.return_type;
     };
     passes::PipelineOptions opts;
@@ -159,6 +161,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
       sp->units.push_back({u->fr.fn.file, u->fr.fn.name});
       in.functions.push_back(&u->fr.fn);
       in.callee_map.push_back(u->callee_map);
+      in.call_targets.push_back(u->call_targets);
       text_ir += ir::print(u->fr.fn) + "\n";
       for (auto& g : u->fr.guards)
         sp->guards.push_back({u->pyfunc.attr("__globals__"), py::str(g.name), g.expected});

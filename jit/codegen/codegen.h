@@ -1,5 +1,6 @@
 // jit/codegen/codegen.h — lowers typed IR functions to one LLVM module (the one lowering; CPU target here).
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ namespace epochpp::codegen {
 struct LoweringInput {
   std::vector<const ir::Function*> functions;
   std::vector<std::vector<int>> callee_map;
+  // per function: (callee, argument signature) -> the specialisation a call with those argument
+  // types runs (one callee may be called with several signatures from one function)
+  std::vector<std::map<std::pair<int, std::string>, int>> call_targets;
   std::string entry_name;  // symbol of the C-ABI wrapper: int32 (EpCtx*, uint64_t* ret, const uint64_t* args)
 };
 

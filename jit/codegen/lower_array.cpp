@@ -750,8 +750,10 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
     // np.int32(x) of a float converts like int(x) (NaN/inf raise) and then checks the range
     Val x = expr(*e.args[0]);
     Kind k = e.type.kind;
-    if (ir::isIntKind(k) && x.t.kind == Kind::Float) x = convert(x, Kind::Int, line);
-    return convert(x, k, line);
+    return forEach(x, e.type, [&](Val v) {
+      if (ir::isIntKind(k) && v.t.kind == Kind::Float) v = convert(v, Kind::Int, line);  // a Python float
+      return convert(v, k, line);
+    }, line);
   }
   throw ir::Unsupported{line, "internal error: array intrinsic " + n};
 }

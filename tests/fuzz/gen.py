@@ -243,6 +243,8 @@ class Options:
     store_eval_order: bool = True  # off: values stored by a[i, j] = v / a[lo:hi] = v cannot raise
     array_expr_eval_order: bool = True  # off: scalars inside array expressions cannot raise
     where_scalar: bool = True      # np.where(c, x, y) with a scalar x or y
+    int32_array_big_scalar: bool = True  # off: Python ints beside int32 arrays are small
+    helper_mixed_ndim: bool = True  # the helper gets arrays of another rank than declared
     parallel: int = 3              # percent of programs built around one big loop (Level 3)
     np_int_cast_of_numpy: bool = True  # np.int32(x) / np.int64(x) of a NumPy scalar x
     np_int_cast_of_union: bool = True  # ... of a union such as int|float
@@ -854,7 +856,8 @@ class Gen:
         args = []
         for pt in ptypes:
             if is_array(pt):
-                cands = self.array_vars(arr_dt(pt))
+                cands = self.array_vars(arr_dt(pt), None if self.o.helper_mixed_ndim
+                                        else ndim(pt))
                 if not cands:
                     return None
                 args.append(self.pick(cands).name)
@@ -1186,6 +1189,8 @@ class Gen:
         if r < 0.75:  # in place
             op = self.pick(["+", "-", "*"])
             e = self.scalar({"f64": "f", "f32": "f", "i64": "i", "i32": "i", "b": "b"}[dt], 1)
+            if dt == "i32" and not self.o.int32_array_big_scalar and "int" in e.t:
+                e = self.int_lit(small_only=True)
             t = binop_type(op, a.t, e.t)
             if t != a.t:
                 return self.assign(indent)
@@ -1217,6 +1222,8 @@ class Gen:
                 others = [v for v in self.array_vars(nd=ndim(base.t)) if arr_dt(v.t) != "b"]
                 v = self.pick(others or [base])
                 return E(v.name, v.t)
+            if not self.o.int32_array_big_scalar and arr_dt(base.t) == "i32":
+                return self.pick([self.int_lit(small_only=True), self.float_lit()])
             if not self.o.array_expr_eval_order:
                 return self.safe_value(self.pick("ffi"))
             e = self.scalar(self.pick("ffi"), 1)

@@ -259,7 +259,7 @@ def int32_of_union(n, x):
     return np.int32(y)
 
 
-@KNOWN("K", "np.int64/np.int32 of an int|float union holding a float must raise like NumPy")
+# fixed: "K", "np.int64/np.int32 of an int|float union holding a float must raise like NumPy"
 @pytest.mark.parametrize("fn,x", [(int64_of_union, inf), (int64_of_union, nan),
                                   (int64_of_union, 1e30), (int32_of_union, 1e10)],
                          ids=["int64(inf)", "int64(nan)", "int64(1e30)", "int32(1e10)"])
@@ -270,4 +270,71 @@ def test_K_numpy_int_cast_of_union(fn, x):
 def test_K_in_range_still_right():
     check(int32_of_union, (2, 2.5))
     check(int64_of_union, (1, 2.5))
+
+
+# ----------------------------------------------------------------------------- bug L
+# An operation between an int32 array and a Python int outside int32 raises
+# OverflowError in NumPy 2 (NEP 50) even when the array is empty. Compiled code checked
+# the scalar only while walking the elements, so an empty array gave no error (a cousin
+# of bug B).
+def add_in_place(a, p):
+    a += p
+    return a
+
+
+def add_new(a, p):
+    return a + p
+
+
+@KNOWN("L", "an out-of-int32 Python int beside an empty int32 array must still raise")
+@pytest.mark.parametrize("fn", [add_in_place, add_new], ids=["a += p", "a + p"])
+def test_L_empty_int32_array_with_big_python_int(fn):
+    check(fn, lambda: (np.zeros(0, np.int32), 2 ** 31))
+
+
+def test_L_non_empty_already_right():
+    check(add_in_place, lambda: (np.zeros(2, np.int32), 2 ** 31))
+    check(add_new, lambda: (np.zeros(2, np.int32), -(2 ** 31) - 1))
+
+
+# ----------------------------------------------------------------------------- bug M
+# A helper called from one compiled function with a 2-D array and then with a 1-D array
+# (two specialisations of the callee in one module): the call with the 2-D array ran the
+# 1-D code -- wrong values, no error (m.sum() summed the first column, m.size was 3).
+def sum_of(a):
+    return a.sum()
+
+
+def len_and_size(a):
+    return len(a), a.size
+
+
+def helper_2d_then_1d(m):
+    return sum_of(m), sum_of(m[0])
+
+
+def helper_2d_then_1d_shape(m):
+    return len_and_size(m), len_and_size(m[0])
+
+
+def helper_2d_then_rows(m):
+    t = sum_of(m)
+    for r in m:
+        t += sum_of(r)
+    return t
+
+
+def helper_1d_then_2d(m):
+    return sum_of(m[0]), sum_of(m)
+
+
+# fixed: "M", "a callee specialised for a 2-D and a 1-D array must run the right code"
+@pytest.mark.parametrize("fn", [helper_2d_then_1d, helper_2d_then_1d_shape, helper_2d_then_rows],
+                         ids=["sum", "len-size", "rows"])
+def test_M_callee_specialisations_by_rank(fn):
+    check(fn, lambda: (np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]),))
+
+
+def test_M_1d_first_already_right():
+    check(helper_1d_then_2d, lambda: (np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]),))
 
