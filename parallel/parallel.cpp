@@ -1,4 +1,5 @@
-// parallel/parallel.cpp — oneTBB behind parallel.h: one arena sized by EPOCHPP_NUM_THREADS.
+// parallel/parallel.cpp — oneTBB behind parallel.h: one arena sized by EPOCHPP_NUM_THREADS, made on first use.
+// What happens around fork() is in fork.cpp; the state both share is in scheduler.h.
 #include "parallel/parallel.h"
 
 #include <oneapi/tbb/blocked_range.h>
@@ -8,6 +9,9 @@
 
 #include <cstdlib>
 
+#include "parallel/scheduler.h"
+#include "parallel/tsan.h"
+
 namespace epochpp::parallel {
 
 int maxThreads() {
@@ -16,16 +20,68 @@ int maxThreads() {
   return n > 0 ? n : oneapi::tbb::info::default_concurrency();
 }
 
-static oneapi::tbb::task_arena& arena() {
-  static oneapi::tbb::task_arena a(maxThreads());
-  return a;
+namespace detail {
+Scheduler& scheduler() {
+  static Scheduler* s = new Scheduler;
+  return *s;
+}
+}  // namespace detail
+
+namespace {
+
+// The arena this call runs on, counted as in flight; nullptr when this process must run loops serially.
+detail::Arena* enter() {
+  detail::Scheduler& s = detail::scheduler();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.serial) return nullptr;
+  if (!s.arena) {
+    // The size is read once: an arena remade after a fork() keeps it, as docs/levels.md promises.
+    if (s.threads == 0) s.threads = maxThreads();
+    // Leaked at exit: destroying it then would race TBB's own teardown, and in a serial fork child it
+    // would touch workers that do not exist.
+    s.arena = new detail::Arena(s.threads);
+    if (!s.forkHandlersInstalled) {
+      detail::installForkHandlers();
+      s.forkHandlersInstalled = true;
+    }
+  }
+  ++s.inFlight;
+  return s.arena;
 }
 
+void leave() {
+  detail::Scheduler& s = detail::scheduler();
+  std::lock_guard<std::mutex> lock(s.mu);
+  --s.inFlight;
+}
+
+}  // namespace
+
 void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body) {
-  arena().execute([&] {
+  if (n <= 0) return;
+  detail::Arena* arena = enter();
+  if (!arena) {
+    body(0, n);  // one chunk on the caller: a single chunk [0, n) meets every promise parallel.h makes
+    return;
+  }
+  struct Leave {
+    ~Leave() { leave(); }  // also when body throws through parallel_for
+  } guard;
+  tsan::Loop loop;  // empty unless built with -fsanitize=thread (tsan.h)
+  arena->tbb.execute([&] {
     oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int64_t>(0, n, grain > 0 ? grain : 1),
-                              [&](const oneapi::tbb::blocked_range<int64_t>& r) { body(r.begin(), r.end()); });
+                              [&](const oneapi::tbb::blocked_range<int64_t>& r) {
+                                tsan::Chunk chunk(loop);
+                                body(r.begin(), r.end());
+                              });
   });
+}
+
+SchedulerState schedulerState() {
+  detail::Scheduler& s = detail::scheduler();
+  std::lock_guard<std::mutex> lock(s.mu);
+  if (s.serial) return SchedulerState::kSerialAfterFork;
+  return s.arena ? SchedulerState::kParallel : SchedulerState::kIdle;
 }
 
 }  // namespace epochpp::parallel

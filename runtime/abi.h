@@ -64,11 +64,22 @@ int32_t ep_rt_numpy_dot(EpCtx* ctx, int32_t dtype_kind, const EpArray* a, const 
 int32_t ep_rt_round_ndigits(EpCtx* ctx, double x, int64_t ndigits, double* out);
 /* math.hypot through CPython's own implementation (its algorithm differs from libm's). */
 int32_t ep_rt_math_hypot(EpCtx* ctx, double x, double y, double* out);
+/* An array a parallel loop writes: kept aside so that a failed loop can be undone exactly. */
+typedef struct EpWritten {
+  EpArray array;
+  int32_t ndim;
+  int32_t itemsize;
+} EpWritten;
 /* Level 3: runs body(ctx, depth, env, kbegin, kend, chunk) over [0, n) in `nchunks` fixed
    chunks on the oneTBB workers (fixed chunks: reductions are reproducible for any thread
-   count). Returns EP_OK, EP_DEOPT when any chunk failed (the call re-runs exactly in the
-   interpreter), or EP_ERROR for Ctrl-C. */
-int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, void* body, void* env);
+   count). Iteration k has the loop value start + k * step. Before any of it runs, what the
+   loop may overwrite in `written` is kept aside: each chunk its own rows when `rows` (the
+   loop writes only a[i, ...]) and the rows do not interleave in memory, else the whole byte
+   span up front. If any chunk fails, the rest are skipped and the arrays restored. Returns
+   EP_OK, EP_DEOPT when any chunk failed (the caller re-runs the loop serially, exactly), or
+   EP_ERROR for Ctrl-C or no memory. */
+int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, void* body, void* env, const EpWritten* written,
+                           int32_t nwritten, int64_t start, int64_t step, int32_t rows);
 /* int / int for int64 operands, correctly rounded like CPython's long_true_divide (b != 0). */
 double ep_rt_int_truediv(int64_t a, int64_t b);
 /* Polled in long loops: runs pending signal handlers (Ctrl-C); non-zero when one raised. */

@@ -158,6 +158,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     std::string text_ir;
     for (auto& u : d.units) {
       sp->parallel_loops += countParallel(u->fr.fn.body);
+      for (auto& note : u->fr.fn.notes) sp->notes.push_back(u->fr.fn.file + ", " + u->fr.fn.name + "(), " + note);
       sp->units.push_back({u->fr.fn.file, u->fr.fn.name});
       in.functions.push_back(&u->fr.fn);
       in.callee_map.push_back(u->callee_map);

@@ -3,6 +3,7 @@
 // Per call: build a short key from the arguments' types, find the specialisation, check the
 // globals it relied on, unbox into 8-byte slots, release the GIL, run native code, box the result.
 // Unsupported signatures, deopts and keyword calls run the original function unchanged.
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <cstring>
@@ -182,6 +183,29 @@ static Specialisation* findOrCompile(DispatcherState* st, const std::string& key
   return st->specs.back().get();
 }
 
+// Copies of every array argument (also inside tuples), to undo the writes of a call that deopts.
+// False (with a Python error set) when a copy cannot be made; nothing is kept then.
+static bool snapshotArrays(PyObject* const* args, Py_ssize_t n, std::vector<std::pair<PyObject*, PyObject*>>& saved) {
+  std::vector<PyObject*> arrays;
+  std::function<void(PyObject*)> collect = [&](PyObject* o) {
+    if (PyTuple_Check(o))
+      for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(o); ++j) collect(PyTuple_GET_ITEM(o, j));
+    else if (numpyReady() && PyArray_Check(o))
+      arrays.push_back(o);
+  };
+  for (Py_ssize_t i = 0; i < n; ++i) collect(args[i]);
+  for (PyObject* a : arrays) {
+    PyObject* c = PyArray_NewCopy(reinterpret_cast<PyArrayObject*>(a), NPY_KEEPORDER);
+    if (!c) {
+      for (auto& [arr, copy] : saved) Py_DECREF(copy);
+      saved.clear();
+      return false;
+    }
+    saved.push_back({a, c});
+  }
+  return true;
+}
+
 static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
   auto* d = reinterpret_cast<DispatcherObject*>(self);
   DispatcherState* st = d->st;
@@ -212,24 +236,7 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
     if (!unbox(args[i], sp->params[i], slots)) return callInterpreted(st, args, nargsf, kwnames);
   // Exact deopt for functions that write their array arguments: keep copies to restore.
   std::vector<std::pair<PyObject*, PyObject*>> saved;
-  if (sp->snapshot) {
-    std::vector<PyObject*> arrays;
-    std::function<void(PyObject*)> collect = [&](PyObject* o) {
-      if (PyTuple_Check(o))
-        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(o); ++j) collect(PyTuple_GET_ITEM(o, j));
-      else if (numpyReady() && PyArray_Check(o))
-        arrays.push_back(o);
-    };
-    for (Py_ssize_t i = 0; i < n; ++i) collect(args[i]);
-    for (PyObject* a : arrays) {
-      PyObject* c = PyArray_NewCopy(reinterpret_cast<PyArrayObject*>(a), NPY_KEEPORDER);
-      if (!c) {
-        for (auto& [arr, copy] : saved) Py_DECREF(copy);
-        return nullptr;
-      }
-      saved.push_back({a, c});
-    }
-  }
+  if (sp->snapshot && !snapshotArrays(args, n, saved)) return nullptr;
   std::vector<uint64_t> retSlots((size_t)codegen::slotCount(sp->ret));
   uint64_t* ret = retSlots.data();
   EpCtx ctx;
@@ -268,6 +275,139 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
   }
   for (auto& [arr, copy] : saved) Py_DECREF(copy);
   return result;
+}
+
+// ---- parallel_map: independent calls on the oneTBB workers ------------------------------------
+// d._map([args, ...]) runs every call's native code at once, the GIL released; results come back
+// in order. None (nothing ran) when some call's arguments cannot run as native code. Finishing
+// goes in item order like a comprehension: the first item that raised raises (later items have
+// run too); an item that deopts is undone and re-run in the interpreter at its turn.
+namespace {
+struct MapItem {
+  PyObject* args = nullptr;  // the argument tuple (borrowed from the list)
+  Specialisation* sp = nullptr;
+  std::vector<uint64_t> slots, ret;
+  std::vector<std::pair<PyObject*, PyObject*>> saved;
+  EpCtx ctx;
+  CallState cs;
+  int32_t status = EP_DEOPT;
+  bool ran = false;
+  ~MapItem() {
+    for (auto& [arr, copy] : saved) Py_DECREF(copy);
+  }
+};
+}  // namespace
+
+static PyObject* dispatcherMap(PyObject* self, PyObject* calls) {
+  auto* d = reinterpret_cast<DispatcherObject*>(self);
+  DispatcherState* st = d->st;
+  if (!PyList_Check(calls)) {
+    PyErr_SetString(PyExc_TypeError, "_map expects a list of argument tuples");
+    return nullptr;
+  }
+  Py_ssize_t count = PyList_GET_SIZE(calls);
+  if (st->disabled || st->num_params < 0) Py_RETURN_NONE;
+  std::vector<std::unique_ptr<MapItem>> items;
+  items.reserve((size_t)count);
+  int32_t depthLimit = recursionRemaining();
+  // 1. with the GIL: types, specialisations, unboxed arguments (nothing runs yet)
+  for (Py_ssize_t k = 0; k < count; ++k) {
+    PyObject* a = PyList_GET_ITEM(calls, k);
+    if (!PyTuple_Check(a)) {
+      PyErr_SetString(PyExc_TypeError, "_map expects a list of argument tuples");
+      return nullptr;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(a);
+    PyObject* const* args = &PyTuple_GET_ITEM(a, 0);
+    if (n != st->num_params) Py_RETURN_NONE;
+    std::string key;
+    for (Py_ssize_t i = 0; i < n; ++i)
+      if (!appendKey(args[i], key)) Py_RETURN_NONE;
+    Specialisation* sp = findOrCompile(st, key, args, n);
+    if (!sp || !sp->fallback.empty() || !sp->fn) Py_RETURN_NONE;
+    st->last = sp;
+    auto it = std::make_unique<MapItem>();
+    it->args = a;
+    it->sp = sp;
+    for (Py_ssize_t i = 0; i < n; ++i)
+      if (!unbox(args[i], sp->params[i], it->slots)) Py_RETURN_NONE;
+    it->ret.resize((size_t)codegen::slotCount(sp->ret));
+    std::memset(&it->ctx, 0, sizeof it->ctx);
+    it->ctx.owned = &it->cs;
+    it->ctx.depth_limit = depthLimit;
+    items.push_back(std::move(it));
+  }
+  for (auto& it : items)  // after every signature is known to compile: no copies wasted on a None
+    if (it->sp->snapshot && !snapshotArrays(&PyTuple_GET_ITEM(it->args, 0), PyTuple_GET_SIZE(it->args), it->saved))
+      return nullptr;
+  installSignalHandler();
+  // 2. without the GIL: every call on the arena's workers (the calling thread included)
+  std::atomic<int> interrupted{0};
+  {
+    profiler::ModeScope mode(profiler::kModeParallel);
+    Py_BEGIN_ALLOW_THREADS
+    parallel::parallelFor((int64_t)items.size(), 1, [&](int64_t b, int64_t e) {
+      profiler::ModeScope worker(profiler::kModeCompiled);
+      setMapWorker(true);
+      using Fn = int32_t (*)(EpCtx*, uint64_t*, const uint64_t*);
+      for (int64_t k = b; k < e; ++k) {
+        if (interrupted.load(std::memory_order_relaxed) || sigintPending()) {
+          interrupted.store(1);
+          break;
+        }
+        MapItem& it = *items[(size_t)k];
+        it.status = reinterpret_cast<Fn>(it.sp->fn)(&it.ctx, it.ret.data(), it.slots.data());
+        it.ran = true;
+        if (it.status == EP_ERROR && it.ctx.exc_kind == EP_EXC_KEYBOARD_INTERRUPT) interrupted.store(1);
+      }
+      setMapWorker(false);
+    });
+    Py_END_ALLOW_THREADS
+  }
+  if (interrupted.load()) {
+    // undo nothing: like a comprehension interrupted half-way, finished items keep their effects
+    for (auto& it : items)
+      if (it->ran) st->native_calls++;
+    EpCtx ctx;
+    std::memset(&ctx, 0, sizeof ctx);
+    CallState cs;
+    ctx.owned = &cs;
+    ep_rt_check_signals(&ctx);  // on the calling thread: runs Python's SIGINT handler
+    if (!cs.exc_type) ep_rt_raise(&ctx, EP_EXC_KEYBOARD_INTERRUPT, 0, "");
+    raiseFromCtx(&ctx, &cs);
+    return nullptr;
+  }
+  // 3. with the GIL, in item order: box results, raise the first error, re-run deopts
+  PyObject* out = PyList_New(count);
+  if (!out) return nullptr;
+  for (Py_ssize_t k = 0; k < count; ++k) {
+    MapItem& it = *items[(size_t)k];
+    PyObject* r = nullptr;
+    if (it.status == EP_OK) {
+      st->native_calls++;
+      size_t pos = 0;
+      r = box(it.sp->ret, it.ret.data(), &pos);
+    } else if (it.status == EP_ERROR) {
+      st->native_calls++;
+      bool ours = it.cs.exc_type == nullptr;
+      raiseFromCtx(&it.ctx, &it.cs);
+      int fi = EP_LOC_FUNC(it.ctx.exc_line), line = EP_LOC_LINE(it.ctx.exc_line);
+      if (ours && line > 0 && fi < (int)it.sp->units.size())
+        addNote("raised in epochpp compiled code: " + it.sp->units[fi].second + " at " + it.sp->units[fi].first + ":" +
+                std::to_string(line));
+    } else {
+      for (auto& [arr, copy] : it.saved)
+        PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(arr), reinterpret_cast<PyArrayObject*>(copy));
+      st->deopts++;
+      r = PyObject_Call(st->py_func.ptr(), it.args, nullptr);
+    }
+    if (!r) {
+      Py_DECREF(out);
+      return nullptr;
+    }
+    PyList_SET_ITEM(out, k, r);
+  }
+  return out;
 }
 
 // ---- Python-visible type ---------------------------------------------------------------------
@@ -360,6 +500,7 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
       else if (sp->level >= 3)
         s += "; Level 3: no loop with independent iterations (runs serially)";
       if (sp->snapshot) s += "; writes its array arguments and may deopt, so they are copied before each call";
+      for (auto& note : sp->notes) s += "; " + note;
     } else {
       s += "runs in the interpreter: " + sp->fallback;
     }
@@ -415,6 +556,7 @@ static PyGetSetDef dispatcherGetset[] = {
 static PyMethodDef dispatcherMethods[] = {
     {"explain", dispatcherExplain, METH_NOARGS, "why each signature runs where it runs"},
     {"inspect", dispatcherInspect, METH_VARARGS, "inspect(stage='ir'|'llvm'|'asm') -> text of the last signature"},
+    {"_map", dispatcherMap, METH_O, "_map([args, ...]) -> results in order, all calls on the oneTBB workers; None: cannot"},
     {nullptr, nullptr, 0, nullptr}};
 
 PyTypeObject DispatcherType = {PyVarObject_HEAD_INIT(nullptr, 0)};

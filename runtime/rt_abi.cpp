@@ -207,9 +207,15 @@ void epochpp::runtime::installSignalHandler() {
   sigaction(SIGINT, &sa, nullptr);
 }
 
+// Threads that run whole compiled calls for parallel_map: they may take the GIL (to allocate),
+// but only the calling thread may turn Ctrl-C into KeyboardInterrupt.
+static thread_local bool t_map_worker = false;
+void epochpp::runtime::setMapWorker(bool on) { t_map_worker = on; }
+bool epochpp::runtime::sigintPending() { return g_sigint.load(std::memory_order_relaxed) != 0; }
+
 extern "C" int32_t ep_rt_check_signals(EpCtx* ctx) {
   if (!g_sigint.load(std::memory_order_relaxed)) return 0;
-  if (!ctx->owned) return 1;  // an oneTBB worker: stop; the calling thread raises KeyboardInterrupt
+  if (!ctx->owned || t_map_worker) return 1;  // a worker: stop; the calling thread raises KeyboardInterrupt
   PyGILState_STATE g = PyGILState_Ensure();
   g_sigint.store(0);
   int r = PyErr_CheckSignals();
@@ -241,40 +247,4 @@ void epochpp::runtime::registerRuntimeSymbols() {
   e.defineSymbol("ep_rt_parallel_for", reinterpret_cast<void*>(&ep_rt_parallel_for));
   e.defineSymbol("ep_rt_scratch", reinterpret_cast<void*>(&ep_rt_scratch));
   e.defineSymbol("ep_rt_scratch_free", reinterpret_cast<void*>(&ep_rt_scratch_free));
-}
-
-// ---- Level 3 ----------------------------------------------------------------------------------
-#include "parallel/parallel.h"
-#include "profiler/thread_modes.h"
-
-extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, void* body, void* env) {
-  using Chunk = int32_t (*)(EpCtx*, int32_t, void*, int64_t, int64_t, int64_t);
-  auto fn = reinterpret_cast<Chunk>(body);
-  std::atomic<int> failed{0}, interrupted{0};
-  {
-    profiler::ModeScope mode(profiler::kModeParallel);
-    parallel::parallelFor(nchunks, 1, [&](int64_t cb, int64_t ce) {
-      profiler::ModeScope worker(profiler::kModeParallel);
-      for (int64_t c = cb; c < ce; ++c) {
-        if (failed.load(std::memory_order_relaxed)) return;  // another chunk failed: the call deopts
-        EpCtx local;
-        std::memset(&local, 0, sizeof local);
-        local.depth_limit = ctx->depth_limit;
-        local.owned = nullptr;  // a worker: no Python objects, no GIL
-        int64_t kb = (int64_t)((__int128)n * c / nchunks);
-        int64_t ke = (int64_t)((__int128)n * (c + 1) / nchunks);
-        int32_t st = fn(&local, 0, env, kb, ke, c);
-        if (st != EP_OK) {
-          if (local.exc_kind == EP_EXC_KEYBOARD_INTERRUPT) interrupted.store(1);
-          failed.store(1);
-        }
-      }
-    });
-  }
-  if (interrupted.load()) {
-    ep_rt_check_signals(ctx);  // on the calling thread: turns the pending Ctrl-C into KeyboardInterrupt
-    ep_rt_raise(ctx, EP_EXC_KEYBOARD_INTERRUPT, 0, "");
-    return EP_ERROR;
-  }
-  return failed.load() ? EP_DEOPT : EP_OK;
 }

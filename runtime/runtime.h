@@ -51,6 +51,8 @@ void raiseFromCtx(EpCtx* ctx, CallState* st);
 bool numpyReady();
 
 void installSignalHandler();  // chains SIGINT so long native loops notice Ctrl-C
+bool sigintPending();          // a Ctrl-C arrived that compiled code has not turned into an exception yet
+void setMapWorker(bool on);    // this thread runs parallel_map items: Ctrl-C stops it, the caller raises
 void registerRuntimeSymbols();
 
 }  // namespace epochpp::runtime

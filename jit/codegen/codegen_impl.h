@@ -134,13 +134,15 @@ struct FnLowering {
                   llvm::BasicBlock* exitB);
   void pollEvery(int line);
   // Level 3 (lower_parallel.cpp)
-  llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* n);
+  llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);
   void byteSpan(Val a, llvm::Value*& lo, llvm::Value*& hi);
   // Emits the parallel run; on any failure it restores the arrays the loop wrote and branches
   // to `serialB` (the checked serial loop then raises exactly where CPython would).
   void parallelLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n, llvm::BasicBlock* serialB);
   void runOutlined(const ir::Stmt& s);
   const ir::Type& reductionType(const ir::Stmt& s, int slot);
+  Val reductionIdentity(ir::Op op, const Type& slotT, const Type& valueT, int line);
+  Val reductionCombine(ir::Op op, Val cur, Val part, const Type& slotT, int line);
   llvm::AllocaInst* pollCounter = nullptr;
   std::set<const void*> proven;  // accesses / index arithmetic proven in range for the loop being emitted
   void whileLoop(const ir::Stmt& s);

@@ -7,6 +7,7 @@
 // combines the partials in chunk order.
 #include <llvm/IR/Intrinsics.h>
 
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -48,9 +49,52 @@ const Type& FnLowering::reductionType(const ir::Stmt& s, int slot) {
   return *t;
 }
 
-static Value* identityOf(IRBuilder<>& b, ir::Op op, llvm::Type* ty) {
-  if (ty->isFloatingPointTy()) return ConstantFP::get(ty, op == ir::Op::Add ? -0.0 : 1.0);  // x + -0.0 == x
-  return ConstantInt::get(ty, op == ir::Op::Add ? 0 : 1);
+// A chunk's reduction starts at the operator's identity, a value of the variable's type.
+Val FnLowering::reductionIdentity(ir::Op op, const Type& slotT, const Type& valueT, int line) {
+  using ir::Op;
+  if (op == Op::Gt || op == Op::Lt) {
+    // max/min: a value no item can lose to (ties keep the earlier item, so it never shows)
+    std::vector<Kind> ms = ir::members(slotT);
+    Kind pick = Kind::Unknown;
+    for (Kind k : {Kind::Float, Kind::NpFloat64, Kind::NpFloat32})
+      if (pick == Kind::Unknown && std::find(ms.begin(), ms.end(), k) != ms.end()) pick = k;
+    for (Kind k : {Kind::Int, Kind::NpInt64, Kind::NpInt32})
+      if (pick == Kind::Unknown && std::find(ms.begin(), ms.end(), k) != ms.end()) pick = k;
+    Type t = Type::scalar(pick);
+    llvm::Type* lt = m.lower(t);
+    bool mx = op == Op::Gt;
+    Value* v;
+    if (lt->isFloatingPointTy()) v = ConstantFP::getInfinity(lt, mx);
+    else if (pick == Kind::NpInt32) v = ConstantInt::get(lt, mx ? INT32_MIN : INT32_MAX, true);
+    else v = ConstantInt::get(lt, mx ? INT64_MIN : INT64_MAX, true);
+    return coerce({v, t}, slotT, line);
+  }
+  llvm::Type* ty = m.lower(valueT);
+  Value* v;
+  if (op == Op::Add || op == Op::Mul)
+    v = ty->isFloatingPointTy() ? ConstantFP::get(ty, op == Op::Add ? -0.0 : 1.0)  // x + -0.0 == x
+                                : ConstantInt::get(ty, op == Op::Add ? 0 : 1);
+  else if (op == Op::BitAnd || op == Op::And)
+    v = ConstantInt::getAllOnesValue(ty);  // -1 / True
+  else
+    v = ConstantInt::get(ty, 0);  // | ^ or: 0 / False
+  return coerce({v, valueT}, slotT, line);
+}
+
+// cur OP partial, in that order (the serial loop's order across chunks).
+Val FnLowering::reductionCombine(ir::Op op, Val cur, Val part, const Type& slotT, int line) {
+  using ir::Op;
+  if (op == Op::Gt || op == Op::Lt) {
+    Val better = forEach(part, Type::scalar(Kind::Bool), [&](Val x) {
+      return forEach(cur, Type::scalar(Kind::Bool), [&](Val y) {
+        return Val{truth(compare(op, x, y, line), line), Type::scalar(Kind::Bool)};
+      }, line);
+    }, line);
+    return {b.CreateSelect(better.v, part.v, cur.v), slotT};
+  }
+  if (op == Op::And) return {b.CreateAnd(cur.v, part.v), slotT};
+  if (op == Op::Or) return {b.CreateOr(cur.v, part.v), slotT};
+  return coerce(binary(op, cur, part, slotT, line, false), slotT, line);
 }
 
 // [lo, hi): exactly the bytes an array's elements occupy (addresses as integers).
@@ -67,11 +111,18 @@ void FnLowering::byteSpan(Val a, Value*& lo, Value*& hi) {
   hi = b.CreateAdd(hi, i64(item));
 }
 
-Value* FnLowering::parallelProfitable(const ir::Stmt& s, Value* n) {
+Value* FnLowering::parallelProfitable(const ir::Stmt& s, Value* start, Value* step, Value* n) {
   Value* work = b.CreateMul(n, i64(std::max<int64_t>(1, s.work)));
   Value* ok = b.CreateAnd(b.CreateICmpSGE(n, i64(2)), b.CreateICmpSGE(work, i64(kMinParallelWork)));
   // a reduction variable must be bound before the loop (else the first iteration raises)
   for (auto& [slot, op] : s.reductions) ok = b.CreateAnd(ok, b.CreateLoad(b.getInt1Ty(), defined[slot]));
+  if (s.prange) return ok;  // epochpp.prange: the user vouches for independence; no overlap checks
+  if (!s.written_arrays.empty()) {
+    // a[i] with i < 0 counts from the end: a range that crosses 0 could reach one element twice
+    Value* last = b.CreateAdd(start, b.CreateMul(b.CreateSub(n, i64(1)), step));
+    Value* sameSign = b.CreateICmpEQ(b.CreateICmpSLT(start, i64(0)), b.CreateICmpSLT(last, i64(0)));
+    ok = b.CreateAnd(ok, sameSign);
+  }
   // written arrays may not overlap arrays read elsewhere, nor each other unless identical views
   auto range = [&](int slot, Value*& lo, Value*& hi) {
     byteSpan({b.CreateLoad(m.arrayTy, slots[slot]), f.locals[slot].type}, lo, hi);
@@ -141,31 +192,29 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
     sub.plainStatus = true;
     sub.runOutlined(s);
   }
-  // keep what the loop may overwrite: the byte span of every array it writes
-  std::vector<std::tuple<Value*, Value*, Value*>> saved;  // (address, bytes, copy)
-  for (int w : s.written_arrays) {
-    Value *lo, *hi;
-    byteSpan({b.CreateLoad(m.arrayTy, slots[w]), f.locals[w].type}, lo, hi);
-    Value* bytes = b.CreateSub(hi, lo);
-    Value* addr = b.CreateIntToPtr(lo, b.getPtrTy());
-    Value* copy = b.CreateCall(m.rt("ep_rt_scratch"), {ctx, bytes});
-    raiseIf(b.CreateIsNull(copy), EP_EXC_MEMORY, "cannot allocate scratch memory", s.line);
-    b.CreateMemCpy(copy, MaybeAlign(1), addr, MaybeAlign(1), bytes);
-    saved.push_back({addr, bytes, copy});
+  // what the loop may overwrite (the runtime keeps it aside and restores it on failure)
+  int W = (int)s.written_arrays.size();
+  auto* writtenTy = StructType::get(m.C, {m.arrayTy, b.getInt32Ty(), b.getInt32Ty()});  // EpWritten
+  Value* written = entryAlloca(ArrayType::get(writtenTy, std::max(W, 1)), "par.written");
+  for (int j = 0; j < W; ++j) {
+    int w = s.written_arrays[j];
+    const Type& t = f.locals[w].type;
+    int64_t item = (t.dtype == Kind::NpBool) ? 1 : (t.dtype == Kind::NpInt32 || t.dtype == Kind::NpFloat32) ? 4 : 8;
+    Value* e = b.CreateConstGEP2_64(ArrayType::get(writtenTy, std::max(W, 1)), written, 0, j);
+    b.CreateStore(b.CreateLoad(m.arrayTy, slots[w]), b.CreateStructGEP(writtenTy, e, 0));
+    b.CreateStore(i32(t.ndim), b.CreateStructGEP(writtenTy, e, 1));
+    b.CreateStore(i32((int32_t)item), b.CreateStructGEP(writtenTy, e, 2));
   }
-  Value* status = b.CreateCall(m.rt("ep_rt_parallel_for"), {ctx, n, nchunks, outlined, env});
+  // rows: without prange every write is a[i, ...], so each chunk can keep just its own rows
+  Value* status = b.CreateCall(m.rt("ep_rt_parallel_for"),
+                               {ctx, n, nchunks, outlined, env, written, i32(W), start, step, i32(s.prange ? 0 : 1)});
   auto* okB = newBB("par.ok");
   auto* failB = newBB("par.failed");
   b.CreateCondBr(b.CreateICmpEQ(status, i32(EP_OK)), okB, failB);
   b.SetInsertPoint(failB);
   checkStatus(b.CreateSelect(b.CreateICmpEQ(status, i32(EP_DEOPT)), i32(EP_OK), status));  // Ctrl-C propagates
-  for (auto& [addr, bytes, copy] : saved) {
-    b.CreateMemCpy(addr, MaybeAlign(1), copy, MaybeAlign(1), bytes);
-    b.CreateCall(m.rt("ep_rt_scratch_free"), {ctx, copy});
-  }
-  b.CreateBr(serialB);  // the serial loop redoes it and fails exactly where CPython does
+  b.CreateBr(serialB);  // arrays restored: the serial loop redoes it and fails exactly where CPython does
   b.SetInsertPoint(okB);
-  for (auto& [addr, bytes, copy] : saved) b.CreateCall(m.rt("ep_rt_scratch_free"), {ctx, copy});
   // combine the partial results in chunk order (reproducible for any thread count)
   for (int r = 0; r < R; ++r) {
     int slot = s.reductions[r].first;
@@ -174,8 +223,7 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
     loopNest({nchunks}, [&](std::vector<Value*>& idx) {
       Val cur{b.CreateLoad(m.lower(slotT), slots[slot]), slotT};
       Value* p = b.CreateLoad(m.lower(slotT), b.CreateGEP(ArrayType::get(m.lower(slotT), kMaxChunks), bufs[r], {i64(0), idx[0]}));
-      Val sum = binary(op, cur, {p, slotT}, slotT, s.line, false);
-      b.CreateStore(coerce(sum, slotT, s.line).v, slots[slot]);
+      b.CreateStore(reductionCombine(op, cur, {p, slotT}, slotT, s.line).v, slots[slot]);
     });
   }
   // like the serial loop, the loop variable ends at its last value
@@ -227,9 +275,7 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
       b.CreateStore(b.CreateLoad(b.getInt1Ty(), envLoad(2 * k + 1)), defined[k]);
     }
   for (auto& [slot, op] : s.reductions) {
-    const Type& rt = reductionType(s, slot);
-    Val id{identityOf(b, op, m.lower(rt)), rt};
-    b.CreateStore(coerce(id, f.locals[slot].type, s.line).v, slots[slot]);
+    b.CreateStore(reductionIdentity(op, f.locals[slot].type, reductionType(s, slot), s.line).v, slots[slot]);
   }
   Value* start = b.CreateLoad(b.getInt64Ty(), envLoad(2 * L));
   Value* step = b.CreateLoad(b.getInt64Ty(), envLoad(2 * L + 1));

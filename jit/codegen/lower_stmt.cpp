@@ -109,7 +109,7 @@ void FnLowering::forRange(const ir::Stmt& s) {
     // Level 3: on all cores when there is enough work and the arrays it writes overlap nothing
     auto* parB = newBB("for.parallel");
     auto* serB = newBB("for.serial");
-    b.CreateCondBr(parallelProfitable(s, n), parB, serB);
+    b.CreateCondBr(parallelProfitable(s, start, step, n), parB, serB);
     b.SetInsertPoint(parB);
     parallelLoop(s, start, step, n, serB);
     b.CreateBr(elseB);

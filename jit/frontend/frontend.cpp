@@ -92,18 +92,46 @@ void Walker::assignTo(py::handle target, ExprPtr value, int line, Block& out) {
   }
 }
 
+// `prange(...)` or `<module>.prange(...)` where the name resolves to epochpp.prange.
+bool Walker::isPrange(py::handle iter) {
+  if (cls(iter) != "Call") return false;
+  py::handle f = iter.attr("func");
+  py::object target;
+  bool found = false;
+  if (cls(f) == "Name") {
+    std::string n = py::str(f.attr("id"));
+    if (n != "prange" || assigned.count(n)) return false;
+    target = lookupGlobal(n, &found);
+  } else if (cls(f) == "Attribute" && cls(f.attr("value")) == "Name" && std::string(py::str(f.attr("attr"))) == "prange") {
+    std::string mod = py::str(f.attr("value").attr("id"));
+    if (assigned.count(mod)) return false;
+    py::object m = lookupGlobal(mod, &found);
+    if (!found || !py::hasattr(m, "prange")) return false;
+    target = m.attr("prange");
+  } else {
+    return false;
+  }
+  if (!found) return false;
+  try {
+    return target.is(py::module_::import("epochpp").attr("prange"));
+  } catch (py::error_already_set&) {
+    return false;
+  }
+}
+
 void Walker::forLoop(py::handle s, Block& out) {
   int line = lineOf(s);
   py::handle target = s.attr("target");
   py::handle iter = s.attr("iter");
   Block body = block(s.attr("body"));
   Block orelse = block(s.attr("orelse"));
-  // for i in range(...)
-  if (cls(iter) == "Call" && cls(iter.attr("func")) == "Name" &&
-      std::string(py::str(iter.attr("func").attr("id"))) == "range" &&
-      !assigned.count("range") && cls(target) == "Name") {
+  // for i in range(...)  /  for i in prange(...) / epochpp.prange(...) (Level 3: asserted independent)
+  bool prange = isPrange(iter);
+  if (cls(iter) == "Call" && cls(target) == "Name" &&
+      (prange || (cls(iter.attr("func")) == "Name" && std::string(py::str(iter.attr("func").attr("id"))) == "range" &&
+                  !assigned.count("range")))) {
     bool found = false;
-    py::object r = lookupGlobal("range", &found);
+    py::object r = prange ? py::object(builtins.attr("range")) : lookupGlobal("range", &found);
     if (r.is(builtins.attr("range"))) {
       py::list a = iter.attr("args");
       if (py::len(iter.attr("keywords")) != 0 || a.size() < 1 || a.size() > 3)
@@ -113,6 +141,7 @@ void Walker::forLoop(py::handle s, Block& out) {
       ExprPtr step = a.size() == 3 ? expr(a[2]) : mkConstInt(1, line);
       int slot = fn().addLocal(py::str(target.attr("id")));
       out.push_back(mkFor(slot, mkRange(start, stop, step, line), std::move(body), std::move(orelse), line));
+      out.back()->prange = prange;
       return;
     }
   }

@@ -31,6 +31,7 @@ struct Walker {
   void stmt(py::handle s, ir::Block& out);
   void assignTo(py::handle target, ir::ExprPtr value, int line, ir::Block& out);
   void forLoop(py::handle s, ir::Block& out);
+  bool isPrange(py::handle iter);
 
   // expressions (frontend_expr.cpp)
   ir::ExprPtr expr(py::handle e);

@@ -103,8 +103,9 @@ struct Stmt {
   std::vector<ExprPtr> args;   // Store: target and indices
   Block body, orelse;
   // Facts written by passes.
+  bool prange = false;         // For: written as epochpp.prange(...): the user asserts independent iterations
   bool parallel = false;       // For: iterations are independent (Level 3)
-  std::vector<std::pair<int, Op>> reductions;  // For, parallel: (slot, + or *) combined across chunks
+  std::vector<std::pair<int, Op>> reductions;  // For, parallel: (slot, Add Mul BitAnd BitOr BitXor And Or, Gt: max, Lt: min)
   std::vector<int> written_arrays, read_arrays;  // For, parallel: array locals (for the overlap check)
   int64_t work = 0;            // For, parallel: a static estimate of one iteration's cost
   std::vector<HoistedAccess> hoisted;  // For: accesses whose bounds are checked once, before the loop
@@ -135,6 +136,7 @@ struct Function {
   std::vector<CalleeRef> callees;
   bool writes_args = false;    // set by the effects pass: stores into memory it did not allocate
   bool may_deopt = false;      // set by the effects pass: has int64 paths that can overflow
+  std::vector<std::string> notes;  // pass findings for explain(), e.g. why a prange loop runs serially
   int slotOf(const std::string& name) const;
   int addLocal(const std::string& name, bool is_param = false);
 };

@@ -4,7 +4,8 @@
 //  * every array it writes is written at [i, ...] (i: the loop variable, exactly) and read
 //    only at [i, ...]; arrays it only reads are read anywhere;
 //  * every other scalar it assigns is private to an iteration (assigned before it is read, in
-//    source order, and not used outside the loop) or a reduction `s = s + e` / `s = s * e`;
+//    source order, and not used outside the loop) or a reduction: `s = s + e`, `s * e`, `s & e`,
+//    `s | e`, `s ^ e` (integers, bools), `s and e` / `s or e` (bools), `max(s, e)`, `min(s, e)`;
 //  * no break/return, no allocation or whole-array operation, no call that gets arrays.
 // Any error or deopt inside a parallel loop makes the whole call deopt (exact: the
 // interpreter re-runs it), so the analysis need not prove the body free of errors.
@@ -60,6 +61,8 @@ struct Analysis {
   int iv;
   std::set<int> outside;  // slots used anywhere outside the loop body
   bool ok = true;
+  bool asserted = false;  // epochpp.prange: the user vouches that iterations touch disjoint array elements
+  std::string why;        // the first reason the loop is not parallel (for prange's explain note)
   std::map<int, int> assignCount;
   std::map<int, Op> reductionOp;
   std::set<int> written, read;
@@ -70,23 +73,59 @@ struct Analysis {
     return it == alias.end() ? slot : it->second;
   }
 
-  void fail() { ok = false; }
+  void fail(const char* reason) {
+    if (ok) why = reason;
+    ok = false;
+  }
 
   // Expressions: no allocation, no array-valued operations except views; calls get no arrays.
   void expr(const Expr& e) {
     for (auto& a : e.args) expr(*a);
     if (e.type.isArray() && !(e.kind == ExprKind::Var || e.kind == ExprKind::Index ||
                               (e.kind == ExprKind::Attr && e.name == "T")))
-      fail();
+      fail("it computes a whole array (an allocation or an array operation)");
     if (e.kind == ExprKind::Intrinsic)
       for (auto& a : e.args)
-        if (a->type.isArray() && e.name != "len") fail();  // reductions and friends use per-call scratch
+        if (a->type.isArray() && e.name != "len")  // reductions and friends use per-call scratch
+          fail("it calls a NumPy function on an array");
     if (e.kind == ExprKind::CallFunc)
       for (auto& a : e.args)
-        if (a->type.isArray() || a->type.kind == Kind::Tuple) fail();
+        if (a->type.isArray() || a->type.kind == Kind::Tuple) fail("it passes an array or a tuple to a function");
     if (e.kind == ExprKind::Index && e.args[0]->kind == ExprKind::Var && e.args[0]->type.isArray())
       read.insert(resolve(e.args[0]->slot));
-    if (e.kind == ExprKind::NamedExpr) fail();
+    if (e.kind == ExprKind::NamedExpr) fail("it uses :=");
+  }
+
+  // `s = s OP e` (and `s = max(s, e)`, `s = min(s, e)`): the reduction's operator, else Op::None.
+  // max/min are recorded as Op::Gt/Op::Lt, the comparison that makes the new item win: Python's
+  // max keeps the first of equal items and skips NaN items (unless s itself is NaN), and combining
+  // chunk results in order with that same rule gives the serial answer exactly.
+  Op reductionOf(int slot, const Expr& v) const {
+    auto isS = [&](const Expr& e) { return e.kind == ExprKind::Var && e.slot == slot; };
+    const Type& st = f.locals[slot].type;
+    if (v.args.size() != 2 || !isS(*v.args[0])) return Op::None;
+    if (v.kind == ExprKind::Binary) {
+      if ((v.op == Op::Add || v.op == Op::Mul) && v.type.isScalar()) return v.op;
+      // bitwise: exact and associative on integers and bools of one type
+      bool integral = st.kind == Kind::Int || st.kind == Kind::Bool || st.kind == Kind::NpInt64 ||
+                      st.kind == Kind::NpInt32 || st.kind == Kind::NpBool;
+      if ((v.op == Op::BitAnd || v.op == Op::BitOr || v.op == Op::BitXor) && integral && v.type == st &&
+          v.args[1]->type == st)
+        return v.op;
+      return Op::None;
+    }
+    if (v.kind == ExprKind::BoolOp && st.kind == Kind::Bool && v.type.kind == Kind::Bool && v.args[1]->type.kind == Kind::Bool)
+      return v.op;  // `s = s and e` / `s = s or e` on bools: all() / any()
+    if (v.kind == ExprKind::Intrinsic && (v.name == "max" || v.name == "min")) {
+      if (!v.args[1]->type.isNumeric()) return Op::None;
+      for (const Type* t : {&st, static_cast<const Type*>(&v.args[1]->type)})
+        for (Kind k : members(*t))
+          if (!(k == Kind::Int || k == Kind::Float || k == Kind::NpInt64 || k == Kind::NpInt32 || k == Kind::NpFloat64 ||
+                k == Kind::NpFloat32))
+            return Op::None;  // bools: False is no identity for max over negative ints
+      return v.name == "max" ? Op::Gt : Op::Lt;
+    }
+    return Op::None;
   }
 
   std::set<int> ivCopies;  // `i = $i` (enumerate): the same value as the loop variable
@@ -98,20 +137,21 @@ struct Analysis {
     for (auto& a : e.args) checkReadsOfWritten(*a);
     if (e.kind == ExprKind::Index && e.args[0]->kind == ExprKind::Var && written.count(resolve(e.args[0]->slot)) &&
         !indexedByIv(e.args))
-      fail();
+      fail("it reads an array it writes at an index other than the loop variable");
   }
 
   void block(const Block& b, int depth) {
     for (auto& s : b) {
       switch (s->kind) {
-        case StmtKind::Break: if (depth == 0) fail(); break;
-        case StmtKind::Return: fail(); break;
+        case StmtKind::Break: if (depth == 0) fail("it has a break"); break;
+        case StmtKind::Return: fail("it has a return"); break;
         case StmtKind::Store: {
           const Expr& base = *s->args[0];
-          if (base.kind != ExprKind::Var || !base.type.isArray() || !indexedByIv(s->args)) { fail(); break; }
+          if (base.kind != ExprKind::Var || !base.type.isArray()) { fail("it stores into something other than an array variable"); break; }
+          if (!asserted && !indexedByIv(s->args)) { fail("it writes an array at an index other than the loop variable"); break; }
           for (size_t k = 1; k < s->args.size(); ++k)
-            if (s->args[k]->kind == ExprKind::Slice) fail();
-          if ((int)s->args.size() - 1 != base.type.ndim) fail();
+            if (s->args[k]->kind == ExprKind::Slice) fail("it stores into a slice");
+          if ((int)s->args.size() - 1 != base.type.ndim) fail("it stores a whole row (give every index)");
           written.insert(resolve(base.slot));
           break;
         }
@@ -119,16 +159,16 @@ struct Analysis {
           assignCount[s->slot]++;
           const Expr& v = *s->value;
           if (depth == 0 && v.kind == ExprKind::Var && v.slot == iv) ivCopies.insert(s->slot);
-          if (v.kind == ExprKind::Binary && (v.op == Op::Add || v.op == Op::Mul) && v.args[0]->kind == ExprKind::Var &&
-              v.args[0]->slot == s->slot && v.type.isScalar()) {
+          Op rop = reductionOf(s->slot, v);
+          if (rop != Op::None) {
             std::set<int> rhs;
             slotsIn(*v.args[1], rhs);
-            if (!rhs.count(s->slot)) reductionOp[s->slot] = v.op;
+            if (!rhs.count(s->slot)) reductionOp[s->slot] = rop;
           }
           if (f.locals[s->slot].type.isArray()) {
             // only the frontend's alias temporaries (a[i] += x keeps `$base = a`) may bind arrays
             if (f.locals[s->slot].name.rfind("$base", 0) == 0 && v.kind == ExprKind::Var) alias[s->slot] = resolve(v.slot);
-            else fail();
+            else fail("it assigns an array to a variable");
           }
           break;
         }
@@ -190,10 +230,22 @@ struct Marker {
   bool changed = false;
 
   bool tryLoop(Stmt& s) {
+    std::string why;
+    bool ok = analyse(s, why);
+    if (!ok && s.prange)
+      f.notes.push_back("line " + std::to_string(s.line) + ": the prange loop runs serially: " + why);
+    return ok;
+  }
+
+  bool analyse(Stmt& s, std::string& why) {
     Analysis a{f, s, s.slot};
+    a.asserted = s.prange;
     outsideUses(f.body, &s, a.outside);
     a.block(s.body, 0);
-    if (!a.ok) return false;
+    if (!a.ok) {
+      why = a.why;
+      return false;
+    }
     std::function<void(const Block&)> reads = [&](const Block& b) {
       for (auto& st : b) {
         if (st->value) a.checkReadsOfWritten(*st->value);
@@ -202,8 +254,11 @@ struct Marker {
         reads(st->orelse);
       }
     };
-    reads(s.body);
-    if (!a.ok) return false;
+    if (!a.asserted) reads(s.body);
+    if (!a.ok) {
+      why = a.why;
+      return false;
+    }
     for (auto it = a.ivCopies.begin(); it != a.ivCopies.end();)  // rebound elsewhere: not a copy
       it = a.assignCount[*it] != 1 ? a.ivCopies.erase(it) : std::next(it);
     // scalars: reduction or private
@@ -224,7 +279,10 @@ struct Marker {
         };
         find(s.body);
         if (!innerFor) continue;
-        if (a.outside.count(slot)) return false;
+        if (a.outside.count(slot)) {
+          why = "the inner loop variable '" + f.locals[slot].name + "' is used after the loop";
+          return false;
+        }
         continue;
       }
       if (slot == s.slot) continue;
@@ -250,12 +308,21 @@ struct Marker {
           continue;
         }
       }
-      if (a.outside.count(slot) || !a.privateIn(slot)) return false;
+      if (a.outside.count(slot) || !a.privateIn(slot)) {
+        why = "'" + f.locals[slot].name + "' carries a value from one iteration to the next (or is used after the loop) "
+              "and is not a reduction (s += e, s *= e, s &= e, s |= e, s ^= e, s = max(s, e), s = min(s, e))";
+        return false;
+      }
     }
     s.parallel = true;
     s.reductions = reds;
     for (auto& [tmp, src] : a.alias)
-      if (a.outside.count(tmp)) return false;
+      if (a.outside.count(tmp)) {
+        s.parallel = false;
+        s.reductions.clear();
+        why = "an internal temporary is used after the loop";
+        return false;
+      }
     s.written_arrays.assign(a.written.begin(), a.written.end());
     for (int r : a.read)
       if (!a.written.count(r)) s.read_arrays.push_back(r);
@@ -266,7 +333,7 @@ struct Marker {
     if (!nested) s.work = std::max<int64_t>(1, s.work / 10);
     // a simple loop that writes arrays is memory-bound: the copy of what it writes (kept so a
     // failure can be undone exactly) would cost more than the second core gains
-    if (!nested && !a.written.empty() && s.work < 4) {
+    if (!nested && !a.written.empty() && s.work < 4 && !s.prange) {
       s.parallel = false;
       s.reductions.clear();
       s.written_arrays.clear();

@@ -14,7 +14,24 @@ from __future__ import annotations
 import functools
 
 __version__ = "0.1.0"
-__all__ = ["jit", "explain", "settings", "enable", "disable", "level", "report", "profile", "__version__"]
+__all__ = ["jit", "explain", "settings", "enable", "disable", "level", "report", "profile", "parallel_map",
+           "prange", "__version__"]
+
+from .parallel_map import parallel_map  # noqa: E402 - binds the name over the submodule
+
+
+def prange(*args):
+    """``range`` for loops whose iterations you assert are independent.
+
+    In the interpreter and at Level 2 it is ``range``. At Level 3 a compiled ``for i in
+    prange(...)`` loop runs on all cores without the dependence and overlap checks: each
+    iteration may write any array element that no other iteration touches (``out[idx[i]] = v``).
+    Scalars must still be private or reductions; otherwise the loop runs serially and
+    ``explain`` says why. Errors stay exact (the arrays are restored and the loop re-runs
+    serially). If iterations do overlap, the results are unspecified, as with Numba's prange.
+    """
+    return range(*args)
+
 
 
 def _native():

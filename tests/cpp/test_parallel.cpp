@@ -1,10 +1,16 @@
-// tests/cpp/test_parallel.cpp — the oneTBB layer: parallelFor covers [0, n) exactly once; thread count settings.
+// tests/cpp/test_parallel.cpp — the oneTBB layer: parallelFor covers [0, n) exactly once; thread count settings;
+// loops in a fork() child, whether or not the parent used its arena before. Also built with ThreadSanitizer.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -32,6 +38,144 @@ struct EnvGuard {
     else unsetenv(name.c_str());
   }
 };
+
+// ---- fork() ------------------------------------------------------------------------------------
+// A child reports through its exit status (a failed EXPECT in a child would not reach the parent's
+// report). alarm() turns a deadlock into SIGALRM: in the child, and in the parent around fork() itself.
+
+enum ChildStatus { kOk = 0, kWrongSum = 2, kWrongState = 3, kNotParallel = 4, kNotSerial = 5, kGrandchildFailed = 6 };
+
+// Forks; the child runs child() and exits with its status through exit(), so static destructors and
+// TBB's own teardown run in the child too. Returns a description of how the child ended.
+std::string runInChild(const std::function<int()>& child) {
+  std::fflush(nullptr);  // or the child would print the parent's buffered output again
+  unsigned outer = alarm(60);  // a child that forks keeps its own alarm afterwards
+  pid_t pid = fork();
+  if (pid < 0) {
+    alarm(outer);
+    return "fork() failed";
+  }
+  if (pid == 0) {
+    alarm(30);
+    std::exit(child());
+  }
+  int status = 0;
+  pid_t got = waitpid(pid, &status, 0);
+  alarm(outer);
+  if (got != pid) return "waitpid() failed";
+  if (WIFSIGNALED(status))
+    return WTERMSIG(status) == SIGALRM ? "child deadlocked (SIGALRM)" : "child killed by signal " + std::to_string(WTERMSIG(status));
+  return WEXITSTATUS(status) == kOk ? "ok" : "child exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+bool canRunInParallel() { return maxThreads() >= 2 && std::thread::hardware_concurrency() >= 2; }
+
+// Sums [0, n) with parallelFor and records the threads that ran it. Where there can be several threads,
+// chunks wait briefly for a second one to arrive, so that one thread cannot take them all.
+struct SumRun {
+  int64_t sum = 0;
+  std::set<std::thread::id> threads;
+  int chunks = 0;
+};
+SumRun sumWithParallelFor(int64_t n, bool waitForASecondThread = canRunInParallel()) {
+  SumRun run;
+  std::mutex mu;
+  std::atomic<int> arrived{0};
+  parallelFor(n, 1, [&](int64_t b, int64_t e) {
+    ++arrived;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (waitForASecondThread && arrived.load() < 2 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::yield();
+    int64_t local = 0;
+    for (int64_t i = b; i < e; ++i) local += i;
+    std::lock_guard<std::mutex> lock(mu);
+    run.sum += local;
+    run.threads.insert(std::this_thread::get_id());
+    ++run.chunks;
+  });
+  return run;
+}
+
+// What a child whose parent stopped its workers checks: it starts idle and its loops run in parallel.
+int childRunsInParallel() {
+  if (schedulerState() != SchedulerState::kIdle) return kWrongState;
+  SumRun run = sumWithParallelFor(64);
+  if (run.sum != 63 * 64 / 2) return kWrongSum;
+  if (schedulerState() != SchedulerState::kParallel) return kWrongState;
+  if (canRunInParallel() && run.threads.size() < 2) return kNotParallel;
+  return kOk;
+}
+
+// Must stay the first test of the file: it runs before any loop made the arena (gtest runs the tests of
+// a file in order; shuffled, it may not, and then it checks nothing more than the next test).
+TEST(ForkBeforeAnyLoop, ChildRunsLoopsInParallel) {
+  if (schedulerState() != SchedulerState::kIdle) GTEST_SKIP() << "a loop ran before this test";
+  EXPECT_EQ(runInChild(childRunsInParallel), "ok");
+  EXPECT_EQ(sumWithParallelFor(1000).sum, 999 * 1000 / 2) << "the parent's loops still work";
+}
+
+TEST(Fork, AfterLoopsChildRunsInParallelAndParentGoesOn) {
+  SumRun before = sumWithParallelFor(1000);
+  ASSERT_EQ(before.sum, 999 * 1000 / 2);
+  ASSERT_EQ(schedulerState(), SchedulerState::kParallel);
+  EXPECT_EQ(runInChild([]() -> int {
+              int status = childRunsInParallel();
+              if (status != kOk) return status;
+              return runInChild(childRunsInParallel) == "ok" ? kOk : kGrandchildFailed;  // the child forks too
+            }),
+            "ok");
+  EXPECT_EQ(schedulerState(), SchedulerState::kIdle) << "fork() stops the workers when no loop runs";
+  SumRun after = sumWithParallelFor(1000);
+  EXPECT_EQ(after.sum, 999 * 1000 / 2);
+  EXPECT_EQ(schedulerState(), SchedulerState::kParallel);
+  if (canRunInParallel()) {
+    EXPECT_GE(after.threads.size(), 2u) << "the parent's new arena has workers again";
+  }
+}
+
+TEST(Fork, SeveralChildrenInARowLikeAProcessPool) {
+  ASSERT_EQ(sumWithParallelFor(100).sum, 99 * 100 / 2);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(runInChild(childRunsInParallel), "ok") << "child " << i;
+  EXPECT_EQ(sumWithParallelFor(100).sum, 99 * 100 / 2);
+}
+
+// A serial child: one chunk, [0, n), on the calling thread.
+int childRunsSerially() {
+  if (schedulerState() != SchedulerState::kSerialAfterFork) return kWrongState;
+  SumRun run = sumWithParallelFor(1000, /*waitForASecondThread=*/false);
+  if (run.sum != 999 * 1000 / 2) return kWrongSum;
+  if (run.chunks != 1 || run.threads.size() != 1 || *run.threads.begin() != std::this_thread::get_id()) return kNotSerial;
+  return kOk;
+}
+
+TEST(Fork, WhileALoopRunsChildRunsSerially) {
+  // Another thread's loop is in flight at fork(): its workers cannot be stopped, so the child must never
+  // touch TBB. Its loops still give the right result, on its one thread, and so do its own children's.
+  std::atomic<bool> inLoop{false}, release{false};
+  std::atomic<int64_t> count{0};
+  std::thread other([&] {
+    parallelFor(4, 1, [&](int64_t b, int64_t e) {
+      inLoop = true;
+      while (!release) std::this_thread::yield();
+      count += e - b;
+    });
+  });
+  while (!inLoop) std::this_thread::yield();
+  std::string child = runInChild([]() -> int {
+    int status = childRunsSerially();
+    if (status != kOk) return status;
+    if (childRunsSerially() != kOk) return kNotSerial;  // and again: serial for good
+    return runInChild(childRunsSerially) == "ok" ? kOk : kGrandchildFailed;
+  });
+  EXPECT_EQ(schedulerState(), SchedulerState::kParallel) << "the loop in flight kept the arena";
+  release = true;
+  other.join();
+  EXPECT_EQ(child, "ok");
+  EXPECT_EQ(count.load(), 4);
+  EXPECT_EQ(sumWithParallelFor(1000).sum, 999 * 1000 / 2) << "the parent's loops still work";
+}
+
+// ---- parallelFor --------------------------------------------------------------------------------
 
 TEST(ParallelFor, CoversEveryIndexExactlyOnce) {
   for (int64_t n : {0, 1, 2, 3, 7, 64, 1000, 4097, 100000}) {

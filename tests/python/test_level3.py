@@ -153,3 +153,33 @@ def test_same_bits_for_any_thread_count(tmp_path):
         assert r.returncode == 0, r.stderr
         outs.add(r.stdout.strip())
     assert len(outs) == 1, outs
+
+
+FORK = """
+import os, signal, sys, numpy as np, epochpp
+def float_reduce(x):
+    t = 0.0
+    for i in range(len(x)):
+        t += x[i] * 0.5
+    return t
+f = epochpp.jit(float_reduce, level=3)
+x = np.random.default_rng(1).standard_normal(400_000)
+want = f(x)  # the parent's oneTBB workers exist now
+assert "run on all cores" in f.explain()
+pid = os.fork()
+if pid == 0:
+    signal.alarm(60)  # a deadlock fails instead of hanging
+    os._exit(0 if f(x) == want and f(x) == want else 3)
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+assert f(x) == want  # and the parent goes on
+print("ok")
+"""
+
+
+def test_parallel_loops_work_after_fork(tmp_path):
+    script = tmp_path / "fork.py"
+    script.write_text(FORK)
+    r = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", str(script)], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr

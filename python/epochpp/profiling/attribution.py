@@ -111,8 +111,13 @@ class Attribution:
         if k and not is_library(stack[k][0].file):
             lib = stack[k - 1][0].function
             stack = stack[k:]
+        # a thread made by the library that waits with none of the user's code on its stack
+        # (concurrent.futures' manager thread, multiprocessing's queue feeder, parallel_map's
+        # pool) is idle machinery: its waiting is "other", not the program's I/O
+        idle_machinery = (s.tid != self.main_tid and stack and k == len(stack) - 1 and is_library(stack[k][0].file)
+                          and s.category in ("io", "lock"))
         for cat, w in parts:
-            cat = _FOLD.get(cat, cat)
+            cat = "other" if idle_machinery else _FOLD.get(cat, cat)
             self.all_by_cat[cat] += w
             if self.main_tid is None or s.tid == self.main_tid:
                 self.by_cat[cat] += w

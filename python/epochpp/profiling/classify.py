@@ -189,7 +189,7 @@ def classify(attr, wall_s, limit=10, min_share=0.01):
                     h.evidence = (f"called again and again from the loop at {os.path.basename(cfile)}:{cline} "
                                   f"({fs.calls_seen}+ separate calls sampled, {_pct(python)} interpreter time): "
                                   f"independent calls; Level 3 compiles it and runs independent loop iterations "
-                                  f"on all cores (running the calls themselves in parallel is not implemented yet)")
+                                  f"on all cores; epochpp.parallel_map(fn, items) runs the calls themselves in parallel")
             if not parallel:
                 loop_time = sum(sum(c.values()) for ln, c in fs.lines.items() if src.in_loop(ln))
                 if src.has_loops() and loop_time >= 0.5 * S:

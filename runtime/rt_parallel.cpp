@@ -1,0 +1,150 @@
+// runtime/rt_parallel.cpp — Level 3's entry point for compiled code: run a parallel loop's chunks
+// on the oneTBB workers, keeping aside what the loop may overwrite so a failure is undone exactly.
+//
+// Exactness: if any chunk raises or needs to deopt, the loop's arrays are put back as they were
+// before it and the caller runs the loop again serially, which fails where CPython does. The
+// bytes are kept in one of two ways:
+//  * rows: the loop writes only a[i, ...] (i: its own variable) and each array's rows do not
+//    interleave in memory. Each chunk copies its own rows just before running them — on its
+//    own core, into cache right before the loop body rewrites them — so keeping a copy costs
+//    about as much as the writes themselves, spread over the cores.
+//  * span: otherwise (epochpp.prange, a transposed array), the whole byte span of every written
+//    array is copied up front by the calling thread.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "parallel/parallel.h"
+#include "profiler/thread_modes.h"
+#include "runtime/runtime.h"
+
+namespace {
+
+struct Kept {
+  const EpWritten* w;
+  char* copy = nullptr;
+  int64_t lo = 0, bytes = 0;   // span mode: [lo, lo + bytes) relative to data
+  int64_t rowLo = 0, rowBytes = 0;  // rows mode: one row's bytes start at data + r * stride0 + rowLo
+};
+
+// Byte offsets (relative to data) of the lowest and one past the highest element in dims [from, ndim).
+void extent(const EpWritten& w, int from, int64_t& lo, int64_t& hi) {
+  lo = 0;
+  hi = 0;
+  for (int d = from; d < w.ndim; ++d) {
+    int64_t e = (w.array.shape[d] - 1) * w.array.strides[d];
+    if (w.array.shape[d] <= 0) e = 0;
+    if (e < 0) lo += e;
+    else hi += e;
+  }
+  hi += w.itemsize;
+}
+
+int64_t rowOf(const Kept& k, int64_t i) {
+  int64_t n = k.w->array.shape[0];
+  int64_t r = i < 0 ? i + n : i;
+  return (r >= 0 && r < n) ? r : -1;  // -1: the iteration raises IndexError; nothing to keep
+}
+
+void keepRows(const Kept& k, int64_t start, int64_t step, int64_t kb, int64_t ke, bool restore) {
+  char* data = static_cast<char*>(k.w->array.data);
+  int64_t s0 = k.w->array.strides[0];
+  for (int64_t it = kb; it < ke; ++it) {
+    int64_t r = rowOf(k, start + it * step);
+    if (r < 0) continue;
+    char* row = data + r * s0 + k.rowLo;
+    char* saved = k.copy + r * k.rowBytes;
+    if (restore) std::memcpy(row, saved, (size_t)k.rowBytes);
+    else std::memcpy(saved, row, (size_t)k.rowBytes);
+  }
+}
+
+}  // namespace
+
+extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, void* body, void* env,
+                                      const EpWritten* written, int32_t nwritten, int64_t start, int64_t step,
+                                      int32_t rows) {
+  using namespace epochpp;
+  using Chunk = int32_t (*)(EpCtx*, int32_t, void*, int64_t, int64_t, int64_t);
+  auto fn = reinterpret_cast<Chunk>(body);
+  // how to keep what the loop overwrites
+  std::vector<Kept> kept((size_t)nwritten);
+  bool rowMode = rows != 0;
+  for (int32_t j = 0; j < nwritten; ++j) {
+    Kept& k = kept[(size_t)j];
+    k.w = &written[j];
+    extent(*k.w, 0, k.lo, k.bytes);
+    k.bytes -= k.lo;
+    int64_t rlo, rhi;
+    extent(*k.w, 1, rlo, rhi);
+    k.rowLo = rlo;
+    k.rowBytes = rhi - rlo;
+    int64_t s0 = k.w->array.strides[0];
+    if (k.w->ndim < 1 || (s0 < 0 ? -s0 : s0) < k.rowBytes) rowMode = false;  // rows interleave
+  }
+  bool outOfMemory = false;
+  for (Kept& k : kept) {
+    int64_t size = rowMode ? k.w->array.shape[0] * k.rowBytes : k.bytes;
+    k.copy = static_cast<char*>(std::malloc(size > 0 ? (size_t)size : 1));
+    if (!k.copy) outOfMemory = true;
+    else if (!rowMode)
+      std::memcpy(k.copy, static_cast<char*>(k.w->array.data) + k.lo, (size_t)k.bytes);
+  }
+  auto freeAll = [&] {
+    for (Kept& k : kept) std::free(k.copy);
+  };
+  if (outOfMemory) {
+    freeAll();
+    ep_rt_raise(ctx, EP_EXC_MEMORY, 0, "cannot keep a copy of the arrays a parallel loop writes");
+    return EP_ERROR;
+  }
+  auto bounds = [&](int64_t c, int64_t& kb, int64_t& ke) {
+    kb = (int64_t)((__int128)n * c / nchunks);
+    ke = (int64_t)((__int128)n * (c + 1) / nchunks);
+  };
+  std::vector<unsigned char> started((size_t)nchunks, 0);
+  std::atomic<int> failed{0}, interrupted{0};
+  {
+    profiler::ModeScope mode(profiler::kModeParallel);
+    parallel::parallelFor(nchunks, 1, [&](int64_t cb, int64_t ce) {
+      profiler::ModeScope worker(profiler::kModeParallel);
+      for (int64_t c = cb; c < ce; ++c) {
+        if (failed.load(std::memory_order_relaxed)) return;  // another chunk failed: the call deopts
+        int64_t kb, ke;
+        bounds(c, kb, ke);
+        if (rowMode)
+          for (const Kept& k : kept) keepRows(k, start, step, kb, ke, false);
+        started[(size_t)c] = 1;
+        EpCtx local;
+        std::memset(&local, 0, sizeof local);
+        local.depth_limit = ctx->depth_limit;
+        local.owned = nullptr;  // a worker: no Python objects, no GIL
+        int32_t st = fn(&local, 0, env, kb, ke, c);
+        if (st != EP_OK) {
+          if (local.exc_kind == EP_EXC_KEYBOARD_INTERRUPT) interrupted.store(1);
+          failed.store(1);
+        }
+      }
+    });
+  }
+  if (failed.load()) {  // put every written byte back as it was before the loop
+    if (rowMode) {
+      for (int64_t c = 0; c < nchunks; ++c)
+        if (started[(size_t)c]) {
+          int64_t kb, ke;
+          bounds(c, kb, ke);
+          for (const Kept& k : kept) keepRows(k, start, step, kb, ke, true);
+        }
+    } else {
+      for (const Kept& k : kept) std::memcpy(static_cast<char*>(k.w->array.data) + k.lo, k.copy, (size_t)k.bytes);
+    }
+  }
+  freeAll();
+  if (interrupted.load()) {
+    ep_rt_check_signals(ctx);  // on the calling thread: turns the pending Ctrl-C into KeyboardInterrupt
+    ep_rt_raise(ctx, EP_EXC_KEYBOARD_INTERRUPT, 0, "");
+    return EP_ERROR;
+  }
+  return failed.load() ? EP_DEOPT : EP_OK;
+}
