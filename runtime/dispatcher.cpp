@@ -3,6 +3,7 @@
 // Per call: build a short key from the arguments' types, find the specialisation, check the
 // globals it relied on, unbox into 8-byte slots, release the GIL, run native code, box the result.
 // Unsupported signatures, deopts and keyword calls run the original function unchanged.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -346,9 +347,11 @@ static PyObject* dispatcherMap(PyObject* self, PyObject* calls) {
   {
     profiler::ModeScope mode(profiler::kModeParallel);
     Py_BEGIN_ALLOW_THREADS
-    parallel::parallelFor((int64_t)items.size(), 1, [&](int64_t b, int64_t e) {
+    // about 16 pieces per thread: uneven items still balance, tiny items do not pay a task each
+    int64_t grain = std::max<int64_t>(1, (int64_t)items.size() / (16 * (int64_t)parallel::maxThreads()));
+    parallel::parallelFor((int64_t)items.size(), grain, [&](int64_t b, int64_t e) {
       profiler::ModeScope worker(profiler::kModeCompiled);
-      setMapWorker(true);
+      bool wasWorker = setMapWorker(true);
       using Fn = int32_t (*)(EpCtx*, uint64_t*, const uint64_t*);
       for (int64_t k = b; k < e; ++k) {
         if (interrupted.load(std::memory_order_relaxed) || sigintPending()) {
@@ -360,7 +363,7 @@ static PyObject* dispatcherMap(PyObject* self, PyObject* calls) {
         it.ran = true;
         if (it.status == EP_ERROR && it.ctx.exc_kind == EP_EXC_KEYBOARD_INTERRUPT) interrupted.store(1);
       }
-      setMapWorker(false);
+      setMapWorker(wasWorker);
     });
     Py_END_ALLOW_THREADS
   }

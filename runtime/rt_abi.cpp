@@ -207,10 +207,14 @@ void epochpp::runtime::installSignalHandler() {
   sigaction(SIGINT, &sa, nullptr);
 }
 
-// Threads that run whole compiled calls for parallel_map: they may take the GIL (to allocate),
-// but only the calling thread may turn Ctrl-C into KeyboardInterrupt.
+// Threads that run compiled code for a parallel loop's chunk or a parallel_map item: they may take
+// the GIL (to allocate), but only the calling thread may turn Ctrl-C into KeyboardInterrupt.
 static thread_local bool t_map_worker = false;
-void epochpp::runtime::setMapWorker(bool on) { t_map_worker = on; }
+bool epochpp::runtime::setMapWorker(bool on) {
+  bool was = t_map_worker;
+  t_map_worker = on;
+  return was;
+}
 bool epochpp::runtime::sigintPending() { return g_sigint.load(std::memory_order_relaxed) != 0; }
 
 extern "C" int32_t ep_rt_check_signals(EpCtx* ctx) {

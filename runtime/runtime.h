@@ -52,7 +52,7 @@ bool numpyReady();
 
 void installSignalHandler();  // chains SIGINT so long native loops notice Ctrl-C
 bool sigintPending();          // a Ctrl-C arrived that compiled code has not turned into an exception yet
-void setMapWorker(bool on);    // this thread runs parallel_map items: Ctrl-C stops it, the caller raises
+bool setMapWorker(bool on);    // this thread runs chunks / parallel_map items: Ctrl-C stops it, the caller raises; returns the old value
 void registerRuntimeSymbols();
 
 }  // namespace epochpp::runtime

@@ -425,10 +425,19 @@ def _run_pool(payloads, size, fn):
     import pickle
     from concurrent.futures.process import BrokenProcessPool
 
+    def broken(e):
+        return BrokenProcessPool(f"{e} (epochpp.parallel_map of {_describe(fn)}: a worker process died: "
+                                 "killed, crashed, or failed to start (its error is printed above); "
+                                 "the next call starts a new pool)")
+
     pool = None
     try:
         pool = _get_pool(size, fn)
         futures = [pool.submit(_run_chunk, p) for p in payloads]
+    except BrokenProcessPool as e:  # a worker died while later chunks were still being sent
+        if pool is not None:
+            _drop_pool(pool, terminate=True)
+        raise broken(e) from e
     except BaseException:  # Ctrl-C, or the workers could not start: this pool is done
         if pool is not None:
             _drop_pool(pool, terminate=True)
@@ -443,9 +452,7 @@ def _run_pool(payloads, size, fn):
         raise
     except BrokenProcessPool as e:
         _drop_pool(pool, terminate=True)
-        raise BrokenProcessPool(f"{e} (epochpp.parallel_map of {_describe(fn)}: a worker process died: "
-                                "killed, crashed, or failed to start (its error is printed above); "
-                                "the next call starts a new pool)") from e
+        raise broken(e) from e
     except BaseException:
         for f in futures:  # the lowest-index failure wins: cancel the rest, and wait for the
             f.cancel()     # chunks already running so no work of this call outlives it

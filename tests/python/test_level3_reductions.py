@@ -249,3 +249,23 @@ def test_failed_parallel_loop_restores_every_row(view, fn, bad):
             f3(got, bad)
         assert np.array_equal(got, ref)
     assert parallel_loops(f3), f3.explain()
+
+
+def small_sum(v):
+    a = np.zeros(4)  # allocates: on a oneTBB worker this takes the GIL (it crashed before)
+    for k in range(4):
+        a[k] = v + k
+    return a.sum()
+
+
+def calls_allocating(x, out):
+    for i in prange(len(x)):
+        out[i] = small_sum(x[i])
+    return out
+
+
+def test_callee_that_allocates_inside_a_parallel_loop():
+    x = np.random.default_rng(12).random(300_000)
+    f3 = epochpp.jit(calls_allocating, level=3)
+    assert np.array_equal(f3(x, np.zeros_like(x)), calls_allocating(x, np.zeros_like(x)))
+    assert parallel_loops(f3), f3.explain()
