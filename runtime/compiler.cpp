@@ -161,6 +161,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
       for (auto& note : u->fr.fn.notes) sp->notes.push_back(u->fr.fn.file + ", " + u->fr.fn.name + "(), " + note);
       sp->units.push_back({u->fr.fn.file, u->fr.fn.name});
       in.functions.push_back(&u->fr.fn);
+      in.parallel_min_work = settings::getInt("parallel_min_work");
       in.callee_map.push_back(u->callee_map);
       in.call_targets.push_back(u->call_targets);
       text_ir += ir::print(u->fr.fn) + "\n";
@@ -170,7 +171,8 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     sp->text_ir = text_ir;
     // the cache key: everything codegen reads, the target, and the versions
     std::string fp = "epochpp-0.1.0;" + buildId() + ";LLVM-" LLVM_VERSION_STRING ";level=" + std::to_string(level) + ";opt=" +
-                     settings::get("opt_level") + ";" + engine::Engine::instance().hostCPU() + ";";
+                     settings::get("opt_level") + ";minwork=" + std::to_string(in.parallel_min_work) + ";" +
+                     engine::Engine::instance().hostCPU() + ";";
     for (auto& f : engine::Engine::instance().hostFeatures()) fp += f + ",";
     for (auto& u : d.units) fp += "\n" + ir::fingerprint(u->fr.fn);
     uint64_t h = 1469598103934665603ull;  // FNV-1a

@@ -18,6 +18,8 @@ const std::vector<Setting>& all() {
       {"dump_dir", "EPOCHPP_DUMP_DIR", "epochpp_dump", "directory for EPOCHPP_DUMP files"},
       {"opt_level", "EPOCHPP_OPT_LEVEL", "3", "LLVM optimisation level (0-3)"},
       {"num_threads", "EPOCHPP_NUM_THREADS", "0", "worker threads for Level 3 (0: all cores)"},
+      {"parallel_min_work", "EPOCHPP_PARALLEL_MIN_WORK", "200000",
+       "Level 3: estimated operations (iterations x cost) below which a parallel loop runs serially; 0: always parallel (testing)"},
       {"deterministic", "EPOCHPP_DETERMINISTIC", "0", "1: bitwise-reproducible parallel float reductions"},
       {"cache_dir", "EPOCHPP_CACHE_DIR", "", "directory of the on-disk object cache (empty: ~/.cache/epochpp)"},
       {"gpu_min_elements", "EPOCHPP_GPU_MIN_ELEMENTS", "100000", "smallest array work offloaded to a GPU at Level 4"},

@@ -23,6 +23,7 @@ struct LoweringInput {
   // types runs (one callee may be called with several signatures from one function)
   std::vector<std::map<std::pair<int, std::string>, int>> call_targets;
   std::string entry_name;  // symbol of the C-ABI wrapper: int32 (EpCtx*, uint64_t* ret, const uint64_t* args)
+  int64_t parallel_min_work = 200000;  // Level 3: estimated operations below which a parallel loop runs serially
 };
 
 std::unique_ptr<llvm::Module> lowerToLLVM(llvm::LLVMContext& ctx, const LoweringInput& in);

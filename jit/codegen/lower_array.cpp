@@ -274,6 +274,22 @@ struct Fusion {
     leaves.push_back(l);
   }
 
+  // NEP 50: a Python int beside an int32 operand must fit in int32. NumPy raises OverflowError
+  // when the ufunc is called, elements or not (true division and comparisons excepted), so it
+  // is checked once before the loop: an empty array raises too (fuzz bug L).
+  void weakIntChecks(const ir::Expr& e) {
+    if (!isElementwise(e)) return;
+    for (auto& a : e.args) weakIntChecks(*a);
+    if (e.kind != ExprKind::Binary || e.args.size() != 2 || e.op == Op::Div) return;
+    for (int s = 0; s < 2; ++s) {
+      const ir::Expr& x = *e.args[s];
+      const ir::Expr& other = *e.args[1 - s];
+      if (isElementwise(x) || x.type.kind != Kind::Int) continue;  // a Python int leaf
+      Kind ok = other.type.isArray() ? other.type.dtype : other.type.kind;
+      if (ok == Kind::NpInt32) L.convert(leaves[leafOf.at(&x)].v, Kind::NpInt32, e.line);
+    }
+  }
+
   // One element of the expression at `idx` (result coordinates).
   Val elem(const ir::Expr& e, const std::vector<Value*>& idx) {
     auto& b = L.b;
@@ -469,6 +485,7 @@ Val FnLowering::materialise(const ir::Expr& e, bool scratch) {
   }
   // the leaves are evaluated once (above); check broadcasting, allocate, fill in one loop nest
   broadcastLeaves(probe, shape, e.line);
+  probe.weakIntChecks(e);
   Val dest = scratch ? scratchAlloc(e.type.dtype, shape) : alloc(e.type.dtype, shape, 0, 0, e.line);
   fusedLoops(probe, dest, shape, e, e.line);
   return {dest.v, e.type};

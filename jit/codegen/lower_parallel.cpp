@@ -21,7 +21,6 @@ using ir::ExprKind;
 using ir::StmtKind;
 
 static const int64_t kMaxChunks = 256;
-static const int64_t kMinParallelWork = 200000;   // estimated operations; below it stay serial
 
 static void assignedIn(const ir::Block& b, std::set<int>& out) {
   std::function<void(const ir::Expr&)> ex = [&](const ir::Expr& e) {
@@ -113,7 +112,7 @@ void FnLowering::byteSpan(Val a, Value*& lo, Value*& hi) {
 
 Value* FnLowering::parallelProfitable(const ir::Stmt& s, Value* start, Value* step, Value* n) {
   Value* work = b.CreateMul(n, i64(std::max<int64_t>(1, s.work)));
-  Value* ok = b.CreateAnd(b.CreateICmpSGE(n, i64(2)), b.CreateICmpSGE(work, i64(kMinParallelWork)));
+  Value* ok = b.CreateAnd(b.CreateICmpSGE(n, i64(2)), b.CreateICmpSGE(work, i64(m.in.parallel_min_work)));
   // a reduction variable must be bound before the loop (else the first iteration raises)
   for (auto& [slot, op] : s.reductions) ok = b.CreateAnd(ok, b.CreateLoad(b.getInt1Ty(), defined[slot]));
   if (s.prange) return ok;  // epochpp.prange: the user vouches for independence; no overlap checks

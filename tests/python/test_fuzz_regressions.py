@@ -286,7 +286,7 @@ def add_new(a, p):
     return a + p
 
 
-@KNOWN("L", "an out-of-int32 Python int beside an empty int32 array must still raise")
+# fixed: the Python int is checked once before the loop (jit/codegen/lower_array.cpp weakIntChecks)
 @pytest.mark.parametrize("fn", [add_in_place, add_new], ids=["a += p", "a + p"])
 def test_L_empty_int32_array_with_big_python_int(fn):
     check(fn, lambda: (np.zeros(0, np.int32), 2 ** 31))

@@ -269,3 +269,20 @@ def test_callee_that_allocates_inside_a_parallel_loop():
     f3 = epochpp.jit(calls_allocating, level=3)
     assert np.array_equal(f3(x, np.zeros_like(x)), calls_allocating(x, np.zeros_like(x)))
     assert parallel_loops(f3), f3.explain()
+
+
+def test_diff_suites_with_every_parallel_loop_on_the_workers():
+    # The diff suites' inputs are small, so their parallel loops normally stay serial.
+    # EPOCHPP_PARALLEL_MIN_WORK=0 puts every one with 2+ iterations on the oneTBB workers
+    # (and EPOCHPP_JIT_LEVEL=3 compiles at Level 3): the same exact results are expected.
+    # test_diff_math is left out: its float sums are reassociated at Level 3, by design.
+    import os
+    import subprocess
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    suites = [os.path.join(here, f) for f in ("test_diff_arrays.py", "test_diff_control.py",
+                                             "test_diff_scalars.py", "test_diff_exact.py")]
+    env = dict(os.environ, EPOCHPP_JIT_LEVEL="3", EPOCHPP_PARALLEL_MIN_WORK="0")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suites],
+                       capture_output=True, text=True, env=env, cwd=here, timeout=600)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
