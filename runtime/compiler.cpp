@@ -78,6 +78,12 @@ struct Driver {
     };
     passes::PipelineOptions opts;
     opts.level = level;
+    opts.callee = [this, idx](int c, const std::vector<ir::Type>& args) -> const ir::Function* {
+      auto& targets = units[idx]->call_targets;
+      auto it = targets.find({c, signatureText(args)});
+      if (it == targets.end() || !units[it->second]->done) return nullptr;  // unknown (recursion)
+      return &units[it->second]->fr.fn;
+    };
     passes::runPipeline(u->fr.fn, params, typer, opts);
     u = units[idx].get();
     if (!u->fr.fn.return_type.known())

@@ -6,7 +6,8 @@
 //  * every other scalar it assigns is private to an iteration (assigned before it is read, in
 //    source order, and not used outside the loop) or a reduction: `s = s + e`, `s * e`, `s & e`,
 //    `s | e`, `s ^ e` (integers, bools), `s and e` / `s or e` (bools), `max(s, e)`, `min(s, e)`;
-//  * no break/return, no allocation or whole-array operation, no call that gets arrays.
+//  * no break/return, no allocation or whole-array operation; calls get arrays only when the
+//    callee never writes memory it did not allocate (known once the callee has been compiled).
 // Any error or deopt inside a parallel loop makes the whole call deopt (exact: the
 // interpreter re-runs it), so the analysis need not prove the body free of errors.
 // Nested loops are parallelised at the outermost independent level only.
@@ -57,11 +58,14 @@ int64_t cost(const Block& b) {
 
 struct Analysis {
   Function& f;
+  const CalleeLookup& callee;
   const Stmt& loop;
   int iv;
   std::set<int> outside;  // slots used anywhere outside the loop body
   bool ok = true;
-  bool asserted = false;  // epochpp.prange: the user vouches that iterations touch disjoint array elements
+  bool asserted = false;
+  int64_t calleeWork = 0;       // estimated cost of the functions one iteration calls
+  bool callsFunctions = false;  // epochpp.prange: the user vouches that iterations touch disjoint array elements
   std::string why;        // the first reason the loop is not parallel (for prange's explain note)
   std::map<int, int> assignCount;
   std::map<int, Op> reductionOp;
@@ -88,9 +92,20 @@ struct Analysis {
       for (auto& a : e.args)
         if (a->type.isArray() && e.name != "len")  // reductions and friends use per-call scratch
           fail("it calls a NumPy function on an array");
-    if (e.kind == ExprKind::CallFunc)
-      for (auto& a : e.args)
-        if (a->type.isArray() || a->type.kind == Kind::Tuple) fail("it passes an array or a tuple to a function");
+    if (e.kind == ExprKind::CallFunc) {
+      // arrays may go to a function that only reads them (a row view per item: simulate(p[i]))
+      bool passesArrays = false;
+      std::vector<Type> args;
+      for (auto& a : e.args) {
+        passesArrays |= a->type.isArray() || a->type.kind == Kind::Tuple;
+        args.push_back(a->type);
+      }
+      const Function* g = callee ? callee(e.callee, args) : nullptr;
+      if (passesArrays && (!g || g->writes_args)) fail("it passes an array or a tuple to a function that may write it");
+      if (g) calleeWork += cost(g->body);
+      else calleeWork += 320;  // unknown: as a loop of unknown length
+      callsFunctions = true;
+    }
     if (e.kind == ExprKind::Index && e.args[0]->kind == ExprKind::Var && e.args[0]->type.isArray())
       read.insert(resolve(e.args[0]->slot));
     if (e.kind == ExprKind::NamedExpr) fail("it uses :=");
@@ -227,6 +242,7 @@ void outsideUses(const Block& b, const Stmt* skip, std::set<int>& out) {
 
 struct Marker {
   Function& f;
+  const CalleeLookup& callee;
   bool changed = false;
 
   bool tryLoop(Stmt& s) {
@@ -238,7 +254,7 @@ struct Marker {
   }
 
   bool analyse(Stmt& s, std::string& why) {
-    Analysis a{f, s, s.slot};
+    Analysis a{f, callee, s, s.slot};
     a.asserted = s.prange;
     outsideUses(f.body, &s, a.outside);
     a.block(s.body, 0);
@@ -326,9 +342,10 @@ struct Marker {
     s.written_arrays.assign(a.written.begin(), a.written.end());
     for (int r : a.read)
       if (!a.written.count(r)) s.read_arrays.push_back(r);
-    s.work = cost(s.body);
-    // innermost loops vectorise: an operation costs far less than in loops over loops
-    bool nested = false;
+    s.work = cost(s.body) + a.calleeWork;
+    // innermost loops vectorise: an operation costs far less than in loops over loops (a call
+    // does not vectorise)
+    bool nested = a.callsFunctions;
     for (auto& st : s.body) nested |= st->kind == StmtKind::For || st->kind == StmtKind::While || !st->body.empty();
     if (!nested) s.work = std::max<int64_t>(1, s.work / 10);
     // a simple loop that writes arrays is memory-bound: the copy of what it writes (kept so a
@@ -357,8 +374,8 @@ struct Marker {
 
 }  // namespace
 
-bool markParallelLoops(Function& f) {
-  Marker m{f};
+bool markParallelLoops(Function& f, const CalleeLookup& callee) {
+  Marker m{f, callee};
   m.block(f.body);
   return m.changed;
 }

@@ -22,8 +22,12 @@ bool hoistBoundsChecks(ir::Function& f);
 
 // parallel_loops.cpp (Level 3): marks the outermost `for` loops whose iterations are
 // independent — writes only at [i, ...] of the loop variable i, scalars private to an
-// iteration or + / * reductions, no early exits, no allocation — for oneTBB.
-bool markParallelLoops(ir::Function& f);
+// iteration or reductions, no early exits, no allocation — for oneTBB. `callee(c, args)` gives
+// the compiled callee c for those argument types (nullptr while unknown, e.g. in recursion):
+// calls may pass arrays when it writes no memory it did not allocate, and its body counts in
+// the loop's cost estimate.
+using CalleeLookup = std::function<const ir::Function*(int callee, const std::vector<ir::Type>& args)>;
+bool markParallelLoops(ir::Function& f, const CalleeLookup& callee = {});
 
 // effects.cpp: which functions write memory they did not allocate, and which may deopt.
 bool analyseEffects(ir::Function& f);
@@ -32,6 +36,7 @@ bool analyseEffects(ir::Function& f);
 struct PipelineOptions {
   bool verify = true;
   int level = 2;  // 3 and up: parallel loops
+  CalleeLookup callee;  // the compiled callees, for parallel loops that call them
 };
 void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const CalleeTyper& callees,
                  const PipelineOptions& opts = {});

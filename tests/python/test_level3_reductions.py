@@ -286,3 +286,50 @@ def test_diff_suites_with_every_parallel_loop_on_the_workers():
     r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *suites],
                        capture_output=True, text=True, env=env, cwd=here, timeout=600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
+
+
+def simulate(p, steps):  # reads its row, writes nothing it did not allocate
+    x = p[0]
+    v = p[1]
+    k = p[2]
+    e = 0.0
+    for t in range(steps):
+        a = -k * x - 0.01 * v
+        v += a * 0.01
+        x += v * 0.01
+        e += x * x
+    return e
+
+
+def halve_first(row):  # writes its argument
+    row[0] = row[0] / 2.0
+    return row[0]
+
+
+def run_all(params, steps, out):
+    for i in range(params.shape[0]):
+        out[i] = simulate(params[i], steps)
+    return out
+
+
+def halve_all(params, out):
+    for i in range(params.shape[0]):
+        out[i] = halve_first(params[i])
+    return out
+
+
+def test_independent_calls_with_row_views_run_in_parallel():
+    # the cost of the called function counts: 500 items of a 200-step simulation are enough
+    p = np.random.default_rng(13).random((500, 3))
+    f3 = epochpp.jit(run_all, level=3)
+    assert np.array_equal(f3(p, 200, np.zeros(500)), run_all(p, 200, np.zeros(500)))
+    assert parallel_loops(f3), f3.explain()
+
+
+def test_a_callee_that_writes_its_array_keeps_the_loop_serial():
+    p = np.random.default_rng(14).random((300_000, 3))
+    f3 = epochpp.jit(halve_all, level=3)
+    a, b = p.copy(), p.copy()
+    assert np.array_equal(f3(a, np.zeros(len(p))), halve_all(b, np.zeros(len(p))))
+    assert np.array_equal(a, b)
+    assert not parallel_loops(f3), f3.explain()
