@@ -1139,6 +1139,9 @@ def main(argv=None):
         return 0
     # thousands of one-off programs must not fill the user's object cache: the workers get
     # a private one, removed at the end (unless EPOCHPP_CACHE_DIR is set)
+    # fuzz programs use small arrays: without this, their Level 3 parallel loops would stay
+    # serial (below the work threshold) and the parallel code would never be tested
+    os.environ.setdefault("EPOCHPP_PARALLEL_MIN_WORK", "0")
     own_cache = None
     if not os.environ.get("EPOCHPP_CACHE_DIR"):
         own_cache = tempfile.mkdtemp(prefix="epochpp_fuzz_cache_")
