@@ -29,6 +29,7 @@ bool isFreshArrayExpr(const Expr& e) {
 
 struct Effects {
   Function& f;
+  const CalleeLookup& callee;
   std::vector<bool> fresh;  // slot holds only arrays this call allocated
   bool writes = false, deopt = false;
 
@@ -65,13 +66,24 @@ struct Effects {
     return false;
   }
 
+  // The compiled callee of a call, when known (not while its own compilation is under way).
+  const Function* calleeOf(const Expr& e) const {
+    if (!callee) return nullptr;
+    std::vector<Type> args;
+    for (auto& a : e.args) args.push_back(a->type);
+    return callee(e.callee, args);
+  }
+
   // Can this expression take the deopt exit? (int64 overflow, float -> int beyond int64,
   // a negative float to a fractional power, callees.)
   bool mayDeopt(const Expr& e) {
     bool int_result = false;
     for (Kind k : members(e.type)) int_result |= (k == Kind::Int);
     switch (e.kind) {
-      case ExprKind::CallFunc: return true;
+      case ExprKind::CallFunc: {
+        const Function* g = calleeOf(e);
+        return !g || g->may_deopt;
+      }
       case ExprKind::Unary: return int_result;
       case ExprKind::Binary:
         if (e.op == Op::Pow && !usesNumpyRulesAny(e)) return true;
@@ -92,9 +104,11 @@ struct Effects {
 
   void expr(const Expr& e) {
     for (auto& a : e.args) expr(*a);
-    if (e.kind == ExprKind::CallFunc)
+    if (e.kind == ExprKind::CallFunc) {
+      const Function* g = calleeOf(e);
       for (auto& a : e.args)
-        if (a->type.isArray() || a->type.kind == Kind::Tuple) writes = true;  // the callee may write them
+        if ((a->type.isArray() || a->type.kind == Kind::Tuple) && (!g || g->writes_args)) writes = true;  // the callee may write them
+    }
     if (e.kind == ExprKind::Binary && e.ival == 1 && e.type.isArray() && !targetFresh(*e.args[0])) writes = true;
     if (e.kind == ExprKind::Intrinsic && e.name == "array.fill" && !targetFresh(*e.args[0])) writes = true;
     if (mayDeopt(e)) deopt = true;
@@ -119,8 +133,8 @@ struct Effects {
 
 }  // namespace
 
-bool analyseEffects(Function& f) {
-  Effects fx{f, std::vector<bool>(f.locals.size(), true)};
+bool analyseEffects(Function& f, const CalleeLookup& callee) {
+  Effects fx{f, callee, std::vector<bool>(f.locals.size(), true)};
   for (int i = 0; i < f.num_params; ++i) fx.fresh[i] = false;
   fx.collectFresh(f.body);
   fx.block(f.body);

@@ -29,8 +29,9 @@ bool hoistBoundsChecks(ir::Function& f);
 using CalleeLookup = std::function<const ir::Function*(int callee, const std::vector<ir::Type>& args)>;
 bool markParallelLoops(ir::Function& f, const CalleeLookup& callee = {});
 
-// effects.cpp: which functions write memory they did not allocate, and which may deopt.
-bool analyseEffects(ir::Function& f);
+// effects.cpp: which functions write memory they did not allocate, and which may deopt. A call
+// counts with its compiled callee's own facts when `callee` knows it, else as writing and deopting.
+bool analyseEffects(ir::Function& f, const CalleeLookup& callee = {});
 
 // pipeline.cpp: runs the passes in order (verifier after each in debug builds).
 struct PipelineOptions {

@@ -14,7 +14,7 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   inferTypes(f, params, callees);
   if (opts.verify) check(f, true, "type inference");
   if (opts.level >= 3) markParallelLoops(f, opts.callee);
-  analyseEffects(f);  // after parallel marking: a parallel loop may deopt
+  analyseEffects(f, opts.callee);
   hoistBoundsChecks(f);
 }
 

@@ -344,3 +344,41 @@ def test_disk_cache_across_processes(tmp_path):
     assert r.returncode == 0 and "removed 2" in r.stdout
     r = subprocess.run([sys.executable, "-m", "epochpp", "cache", "info"], capture_output=True, text=True, env=env)
     assert "entries   : 0" in r.stdout
+
+
+def _grow(x):  # int64 arithmetic that overflows for large x: deopts
+    return x * x * x
+
+
+def _half(x):  # float arithmetic only: never deopts
+    return x * 0.5
+
+
+def _apply_grow(a, out):
+    for i in range(len(a)):
+        out[i] += _grow(int(a[i]))  # reads what it wrote: a re-run without the copy would add twice
+    return out
+
+
+def _apply_half(a, out):
+    for i in range(len(a)):
+        out[i] = _half(a[i])
+    return out
+
+
+def test_callee_facts_decide_the_argument_copy():
+    # a caller that writes its arguments is copied before each call only when something it
+    # calls may deopt; a callee's own analysis decides (not "every call may deopt")
+    grow = epochpp.jit(_apply_grow)
+    a = np.array([2, 3, 2**30, 5], dtype=np.int64)
+    out, ref = np.zeros(4, np.int64), np.zeros(4, np.int64)
+    with pytest.raises(OverflowError):
+        _apply_grow(a, ref)  # the interpreter's answer: the big int does not fit the array
+    with pytest.raises(OverflowError):
+        grow(a, out)
+    assert np.array_equal(out, ref)  # exact partial writes after the deopt
+    assert "copied before each call" in epochpp.explain(grow)
+    half = epochpp.jit(_apply_half)
+    x = np.arange(5.0)
+    assert np.array_equal(half(x, np.zeros(5)), _apply_half(x, np.zeros(5)))
+    assert "copied before each call" not in epochpp.explain(half)
