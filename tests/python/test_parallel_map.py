@@ -21,7 +21,9 @@ import epochpp
 import parallel_map_helpers as h
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PYTHON_DIR = os.path.join(os.path.dirname(os.path.dirname(HERE)), "python")
+# where the epochpp in use lives (the source tree's python/ in development, site-packages
+# after `pip install .`): the scripts below must import the same one
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(epochpp.__file__)))
 pm_module = sys.modules["epochpp.parallel_map"]  # `epochpp.parallel_map` is the function
 
 try:
