@@ -263,15 +263,39 @@ struct Fusion {
   std::map<const ir::Expr*, size_t> leafOf;
   bool contigInner = false;  // this loop version: every array leaf is unit-stride in the last dim
 
-  void collect(const ir::Expr& e) {
+  // Evaluates the leaves in Python's order. Each element-wise operation checks that its
+  // operands' shapes broadcast right after they are evaluated: in `a - b + a[13]` NumPy raises
+  // for `a - b` before Python evaluates `a[13]` (fuzz bug G). Returns the node's shape
+  // (right-aligned dims; empty for a scalar).
+  std::vector<llvm::Value*> collect(const ir::Expr& e) {
     if (isElementwise(e)) {
-      for (auto& a : e.args) collect(*a);
-      return;
+      std::vector<std::vector<llvm::Value*>> shapes;
+      for (auto& a : e.args) shapes.push_back(collect(*a));
+      size_t nd = 0;
+      for (auto& sh : shapes) nd = std::max(nd, sh.size());
+      std::vector<llvm::Value*> out(nd, L.i64(1));
+      int arrays = 0;
+      for (auto& sh : shapes) arrays += !sh.empty();
+      for (auto& sh : shapes)
+        for (size_t d = 0; d < sh.size(); ++d) {
+          size_t rd = nd - sh.size() + d;
+          if (arrays > 1) {
+            llvm::Value* ok = L.b.CreateOr(L.b.CreateOr(L.b.CreateICmpEQ(sh[d], out[rd]), L.b.CreateICmpEQ(sh[d], L.i64(1))),
+                                           L.b.CreateICmpEQ(out[rd], L.i64(1)));
+            L.raiseIf(L.b.CreateNot(ok), EP_EXC_VALUE, "operands could not be broadcast together", e.line);
+          }
+          out[rd] = L.b.CreateSelect(L.b.CreateICmpEQ(out[rd], L.i64(1)), sh[d], out[rd]);
+        }
+      return out;
     }
     Leaf l;
     l.v = L.expr(e);
     leafOf[&e] = leaves.size();
     leaves.push_back(l);
+    std::vector<llvm::Value*> sh;
+    if (l.v.t.isArray())
+      for (int d = 0; d < l.v.t.ndim; ++d) sh.push_back(L.dim(l.v, d));
+    return sh;
   }
 
   // NEP 50: a Python int beside an int32 operand must fit in int32. NumPy raises OverflowError

@@ -185,9 +185,21 @@ def fused_with_scalar_operand(a, b):
     return a - b + a[13]
 
 
-@KNOWN("G", "operands of a fused array expression must be evaluated in Python's order")
+def scalar_operand_first(a, b):
+    return a[13] + (a - b)
+
+
+def nested_broadcasts(a, b, c):
+    return (a + b) * (c - a[5])
+
+
+# fixed: each element-wise operation checks its operands' shapes right after evaluating them
 def test_G_fused_expression_evaluation_order():
-    check(fused_with_scalar_operand, lambda: (np.zeros(2), np.zeros(0)))
+    check(fused_with_scalar_operand, lambda: (np.zeros(2), np.zeros(0)))  # ValueError first
+    check(scalar_operand_first, lambda: (np.zeros(2), np.zeros(0)))  # IndexError first
+    check(nested_broadcasts, lambda: (np.zeros(2), np.zeros(3), np.zeros(2)))
+    check(nested_broadcasts, lambda: (np.zeros(8), np.zeros(8), np.zeros(3)))
+    check(nested_broadcasts, lambda: (np.zeros((4, 1)), np.zeros(3), np.zeros(3)))
 
 
 # ----------------------------------------------------------------------------- bug H

@@ -30,9 +30,8 @@ SEED = 1
 # bug letter -> generator option that leaves the construct out (see tests/fuzz/README.md).
 # Fixed, so covered again: A (-np_int_cast_of_numpy), B (-slice_store_any_value),
 # C (-pow_inf_exponent), D (-index2d_any), E (-fortran_args), F (-store_eval_order),
-# H (--warmup), K (-np_int_cast_of_union), L (-int32_array_big_scalar), M (-helper_mixed_ndim).
+# G (-array_expr_eval_order), H (--warmup), K (-np_int_cast_of_union), L (-int32_array_big_scalar), M (-helper_mixed_ndim).
 KNOWN_BUG_OPTIONS = {
-    "G": "-array_expr_eval_order",   # fused array expressions: evaluation order
     "J": "-where_scalar",            # np.where(c, int32 array, big Python int) raises
 }
 # bug H (a fresh process crashed returning a NumPy scalar from float arguments) would be
