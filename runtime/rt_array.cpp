@@ -165,9 +165,13 @@ int32_t reduceTyped(EpCtx* ctx, int op, const Walker& w, bool isFloat, int32_t l
 template <typename T, typename R>
 R dotInts(const EpArray* a, const EpArray* b) {
   R s = 0;
-  for (int64_t i = 0; i < a->shape[0]; ++i)
-    s = (R)((uint64_t)s + (uint64_t)((R) * (const T*)((const char*)a->data + i * a->strides[0]) *
-                                     (R) * (const T*)((const char*)b->data + i * b->strides[0])));
+  for (int64_t i = 0; i < a->shape[0]; ++i) {
+    R x = *(const T*)((const char*)a->data + i * a->strides[0]);
+    R y = *(const T*)((const char*)b->data + i * b->strides[0]);
+    // wraps like NumPy: multiply and add as unsigned (signed overflow is undefined in C++;
+    // found by UBSan through the fuzzer)
+    s = (R)((uint64_t)s + (uint64_t)x * (uint64_t)y);
+  }
   return s;
 }
 

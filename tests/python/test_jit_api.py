@@ -382,3 +382,18 @@ def test_callee_facts_decide_the_argument_copy():
     x = np.arange(5.0)
     assert np.array_equal(half(x, np.zeros(5)), _apply_half(x, np.zeros(5)))
     assert "copied before each call" not in epochpp.explain(half)
+
+
+def _dot(a):
+    return np.dot(a, a)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_integer_dot_wraps_like_numpy():
+    # np.dot of int arrays wraps modulo 2**bits as NumPy does (the runtime now multiplies as
+    # unsigned: the signed product was undefined behaviour, found by UBSan via the fuzzer)
+    f = epochpp.jit(_dot)
+    for a in (np.array([65536, 3], np.int32), np.array([2**62, 5], np.int64),
+              np.arange(10, dtype=np.int64)[::3] * 2**40, np.array([-70000, 70000], np.int32)):
+        want, got = _dot(a), f(a)
+        assert want == got and type(want) is type(got), (a, want, got)
