@@ -273,6 +273,37 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
       b.CreateStore(b.CreateLoad(t, envLoad(2 * k)), slots[k]);
       b.CreateStore(b.CreateLoad(b.getInt1Ty(), envLoad(2 * k + 1)), defined[k]);
     }
+  // Every shared variable the loop reads must be bound: checked once here instead of at each
+  // read (LLVM cannot see through env that they are). An unbound one fails the chunk, and the
+  // serial loop raises UnboundLocalError exactly where CPython does.
+  {
+    std::set<int> readSlots;
+    std::function<void(const ir::Expr&)> ex = [&](const ir::Expr& e) {
+      if (e.kind == ExprKind::Var) readSlots.insert(e.slot);
+      for (auto& a : e.args) ex(*a);
+    };
+    std::function<void(const ir::Block&)> walk = [&](const ir::Block& blk) {
+      for (auto& st : blk) {
+        if (st->value) ex(*st->value);
+        for (auto& a : st->args) ex(*a);
+        walk(st->body);
+        walk(st->orelse);
+      }
+    };
+    walk(s.body);
+    Value* bound = b.getTrue();
+    for (int k = 0; k < L; ++k)
+      if (!priv.count(k) && readSlots.count(k)) {
+        bound = b.CreateAnd(bound, b.CreateLoad(b.getInt1Ty(), defined[k]));
+        b.CreateStore(b.getTrue(), defined[k]);
+      }
+    auto* unboundB = newBB("chunk.unbound");
+    auto* boundB = newBB("chunk.bound");
+    b.CreateCondBr(bound, boundB, unboundB);
+    b.SetInsertPoint(unboundB);
+    b.CreateRet(i32(EP_DEOPT));
+    b.SetInsertPoint(boundB);
+  }
   for (auto& [slot, op] : s.reductions) {
     b.CreateStore(reductionIdentity(op, f.locals[slot].type, reductionType(s, slot), s.line).v, slots[slot]);
   }

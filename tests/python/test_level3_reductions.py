@@ -333,3 +333,23 @@ def test_a_callee_that_writes_its_array_keeps_the_loop_serial():
     assert np.array_equal(f3(a, np.zeros(len(p))), halve_all(b, np.zeros(len(p))))
     assert np.array_equal(a, b)
     assert not parallel_loops(f3), f3.explain()
+
+
+def maybe_unbound(x, out, flag):
+    if flag:
+        c = 2.0
+    for i in range(len(x)):
+        out[i] = math.sqrt(abs(x[i])) * c + math.exp(-abs(x[i]))
+    return out
+
+
+def test_unbound_shared_variable_raises_like_python():
+    # the chunks check once that the variables they read are bound; the serial loop raises
+    x = np.random.default_rng(15).random(N)
+    f3 = epochpp.jit(maybe_unbound, level=3)
+    assert np.array_equal(f3(x, np.zeros(N), True), maybe_unbound(x, np.zeros(N), True))
+    assert parallel_loops(f3)
+    out = np.ones(N)
+    with pytest.raises(UnboundLocalError):
+        f3(x, out, False)
+    assert (out == 1.0).all()
