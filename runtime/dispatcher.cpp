@@ -65,25 +65,6 @@ static bool appendKey(PyObject* o, std::string& k) {
   PyTypeObject* t = Py_TYPE(o);
   if (t == &PyFloat_Type) { k += 'f'; return true; }
   if (t == &PyBool_Type) { k += 'b'; return true; }
-  if (!numpyReady()) {  // no NumPy in this program: only Python scalars and tuples
-    if (t == &PyLong_Type) {
-      int overflow = 0;
-      PyLong_AsLongLongAndOverflow(o, &overflow);
-      if (overflow) return false;
-      k += 'i';
-      return true;
-    }
-    if (t == &PyTuple_Type) {
-      k += '(';
-      for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i)
-        if (!appendKey(PyTuple_GET_ITEM(o, i), k)) return false;
-      k += ')';
-      return true;
-    }
-    if (o == Py_None) { k += 'n'; return true; }
-    return false;
-  }
-  if (t == &PyFloat_Type) { k += 'f'; return true; }
   if (t == &PyLong_Type) {
     int overflow = 0;
     PyLong_AsLongLongAndOverflow(o, &overflow);
@@ -91,7 +72,15 @@ static bool appendKey(PyObject* o, std::string& k) {
     k += 'i';
     return true;
   }
-  if (t == &PyBool_Type) { k += 'b'; return true; }
+  if (t == &PyTuple_Type) {
+    k += '(';
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i)
+      if (!appendKey(PyTuple_GET_ITEM(o, i), k)) return false;
+    k += ')';
+    return true;
+  }
+  if (o == Py_None) { k += 'n'; return true; }
+  if (!numpyReady()) return false;  // no NumPy in this program: nothing else can be compiled
   if (t == &PyArray_Type) {
     PyArrayObject* a = reinterpret_cast<PyArrayObject*>(o);
     int flags = PyArray_FLAGS(a);
@@ -107,14 +96,6 @@ static bool appendKey(PyObject* o, std::string& k) {
     k += (flags & NPY_ARRAY_WRITEABLE) ? 'w' : 'r';
     return true;
   }
-  if (t == &PyTuple_Type) {
-    k += '(';
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i)
-      if (!appendKey(PyTuple_GET_ITEM(o, i), k)) return false;
-    k += ')';
-    return true;
-  }
-  if (o == Py_None) { k += 'n'; return true; }
   ir::Type ty = typeOf(o);
   if (!ty.known() || !ty.isScalar()) return false;
   k += 'S';
@@ -207,6 +188,33 @@ static bool snapshotArrays(PyObject* const* args, Py_ssize_t n, std::vector<std:
   return true;
 }
 
+// A native call's outcome as Python sees it: its result; its exception, with a note naming the
+// compiled line; or, after a deopt, the arrays put back and the interpreter's answer (`interpret`).
+template <class Interpret>
+static PyObject* finishCall(DispatcherState* st, Specialisation* sp, int32_t status, EpCtx* ctx, CallState* cs,
+                            const uint64_t* ret, const std::vector<std::pair<PyObject*, PyObject*>>& saved,
+                            const Interpret& interpret) {
+  if (status == EP_OK) {
+    st->native_calls++;
+    size_t pos = 0;
+    return box(sp->ret, ret, &pos);
+  }
+  if (status == EP_ERROR) {
+    st->native_calls++;
+    bool ours = cs->exc_type == nullptr;
+    raiseFromCtx(ctx, cs);
+    int fi = EP_LOC_FUNC(ctx->exc_line), line = EP_LOC_LINE(ctx->exc_line);
+    if (ours && line > 0 && fi < (int)sp->units.size())
+      addNote("raised in epochpp compiled code: " + sp->units[fi].second + " at " + sp->units[fi].first + ":" +
+              std::to_string(line));
+    return nullptr;
+  }
+  for (auto& [arr, copy] : saved)
+    PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(arr), reinterpret_cast<PyArrayObject*>(copy));
+  st->deopts++;
+  return interpret();
+}
+
 static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
   auto* d = reinterpret_cast<DispatcherObject*>(self);
   DispatcherState* st = d->st;
@@ -254,26 +262,8 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
     status = reinterpret_cast<Fn>(sp->fn)(&ctx, ret, slots.data());
     Py_END_ALLOW_THREADS
   }
-  PyObject* result = nullptr;
-  if (status == EP_OK) {
-    st->native_calls++;
-    size_t pos = 0;
-    result = box(sp->ret, ret, &pos);
-  } else if (status == EP_ERROR) {
-    st->native_calls++;
-    bool ours = cs.exc_type == nullptr;
-    raiseFromCtx(&ctx, &cs);
-    int fi = EP_LOC_FUNC(ctx.exc_line), line = EP_LOC_LINE(ctx.exc_line);
-    if (ours && line > 0 && fi < (int)sp->units.size())
-      addNote("raised in epochpp compiled code: " + sp->units[fi].second + " at " + sp->units[fi].first + ":" +
-              std::to_string(line));
-  } else {
-    // Deopt: undo any writes, then let the interpreter compute CPython's exact answer.
-    for (auto& [arr, copy] : saved)
-      PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(arr), reinterpret_cast<PyArrayObject*>(copy));
-    st->deopts++;
-    result = PyObject_Vectorcall(st->py_func.ptr(), args, nargsf, kwnames);
-  }
+  PyObject* result = finishCall(st, sp, status, &ctx, &cs, ret, saved,
+                                [&] { return PyObject_Vectorcall(st->py_func.ptr(), args, nargsf, kwnames); });
   for (auto& [arr, copy] : saved) Py_DECREF(copy);
   return result;
 }
@@ -385,25 +375,8 @@ static PyObject* dispatcherMap(PyObject* self, PyObject* calls) {
   if (!out) return nullptr;
   for (Py_ssize_t k = 0; k < count; ++k) {
     MapItem& it = *items[(size_t)k];
-    PyObject* r = nullptr;
-    if (it.status == EP_OK) {
-      st->native_calls++;
-      size_t pos = 0;
-      r = box(it.sp->ret, it.ret.data(), &pos);
-    } else if (it.status == EP_ERROR) {
-      st->native_calls++;
-      bool ours = it.cs.exc_type == nullptr;
-      raiseFromCtx(&it.ctx, &it.cs);
-      int fi = EP_LOC_FUNC(it.ctx.exc_line), line = EP_LOC_LINE(it.ctx.exc_line);
-      if (ours && line > 0 && fi < (int)it.sp->units.size())
-        addNote("raised in epochpp compiled code: " + it.sp->units[fi].second + " at " + it.sp->units[fi].first + ":" +
-                std::to_string(line));
-    } else {
-      for (auto& [arr, copy] : it.saved)
-        PyArray_CopyInto(reinterpret_cast<PyArrayObject*>(arr), reinterpret_cast<PyArrayObject*>(copy));
-      st->deopts++;
-      r = PyObject_Call(st->py_func.ptr(), it.args, nullptr);
-    }
+    PyObject* r = finishCall(st, it.sp, it.status, &it.ctx, &it.cs, it.ret.data(), it.saved,
+                             [&] { return PyObject_Call(st->py_func.ptr(), it.args, nullptr); });
     if (!r) {
       Py_DECREF(out);
       return nullptr;

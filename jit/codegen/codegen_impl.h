@@ -18,6 +18,9 @@ using ir::Type;
 
 struct Fusion;
 
+// Bytes per element of an array of this element kind.
+inline int itemSize(Kind k) { return k == Kind::NpBool ? 1 : (k == Kind::NpInt32 || k == Kind::NpFloat32) ? 4 : 8; }
+
 struct Val {
   llvm::Value* v = nullptr;
   Type t;
@@ -130,6 +133,9 @@ struct FnLowering {
   void assign(int slot, Val v, int line);
   Val readVar(int slot, int line);
   void forRange(const ir::Stmt& s);
+  void checkSignals(int line);
+  void countedLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* to,
+                   llvm::BasicBlock* done, llvm::BasicBlock* exitB, bool pollEach);
   void rangeLoops(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n, llvm::BasicBlock* elseB,
                   llvm::BasicBlock* exitB);
   void pollEvery(int line);

@@ -106,8 +106,7 @@ void FnLowering::byteSpan(Val a, Value*& lo, Value*& hi) {
     lo = b.CreateAdd(lo, b.CreateSelect(neg, ext, i64(0)));
     hi = b.CreateAdd(hi, b.CreateSelect(neg, i64(0), ext));
   }
-  int64_t item = (a.t.dtype == Kind::NpBool) ? 1 : (a.t.dtype == Kind::NpInt32 || a.t.dtype == Kind::NpFloat32) ? 4 : 8;
-  hi = b.CreateAdd(hi, i64(item));
+  hi = b.CreateAdd(hi, i64(itemSize(a.t.dtype)));
 }
 
 Value* FnLowering::parallelProfitable(const ir::Stmt& s, Value* start, Value* step, Value* n) {
@@ -198,11 +197,10 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
   for (int j = 0; j < W; ++j) {
     int w = s.written_arrays[j];
     const Type& t = f.locals[w].type;
-    int64_t item = (t.dtype == Kind::NpBool) ? 1 : (t.dtype == Kind::NpInt32 || t.dtype == Kind::NpFloat32) ? 4 : 8;
     Value* e = b.CreateConstGEP2_64(ArrayType::get(writtenTy, std::max(W, 1)), written, 0, j);
     b.CreateStore(b.CreateLoad(m.arrayTy, slots[w]), b.CreateStructGEP(writtenTy, e, 0));
     b.CreateStore(i32(t.ndim), b.CreateStructGEP(writtenTy, e, 1));
-    b.CreateStore(i32((int32_t)item), b.CreateStructGEP(writtenTy, e, 2));
+    b.CreateStore(i32(itemSize(t.dtype)), b.CreateStructGEP(writtenTy, e, 2));
   }
   // rows: without prange every write is a[i, ...], so each chunk can keep just its own rows
   Value* status = b.CreateCall(m.rt("ep_rt_parallel_for"),
@@ -310,27 +308,9 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
   Value* start = b.CreateLoad(b.getInt64Ty(), envLoad(2 * L));
   Value* step = b.CreateLoad(b.getInt64Ty(), envLoad(2 * L + 1));
   // Ctrl-C: every chunk looks before it starts (chunks are short: 1/256 of the loop)
-  raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", s.line);
-  BasicBlock* pre = b.GetInsertBlock();
-  auto* head = newBB("chunk.head");
-  auto* bodyB = newBB("chunk.body");
-  auto* latch = newBB("chunk.latch");
+  checkSignals(s.line);
   auto* exitB = newBB("chunk.end");
-  b.CreateBr(head);
-  b.SetInsertPoint(head);
-  PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
-  k->addIncoming(kb, pre);
-  b.CreateCondBr(b.CreateICmpSLT(k, ke), bodyB, exitB);
-  b.SetInsertPoint(bodyB);
-  assign(s.slot, {b.CreateAdd(start, b.CreateMul(k, step)), Type::scalar(Kind::Int)}, s.line);
-  loops.push_back({exitB, latch});
-  block(s.body);
-  loops.pop_back();
-  b.CreateBr(latch);
-  b.SetInsertPoint(latch);
-  pollEvery(s.line);
-  k->addIncoming(b.CreateAdd(k, i64(1)), b.GetInsertBlock());
-  b.CreateBr(head);
+  countedLoop(s, start, step, kb, ke, exitB, exitB, true);  // 0 <= kb <= ke <= n: no wrap
   b.SetInsertPoint(exitB);
   int r = 0;
   for (auto& [slot, op] : s.reductions) {

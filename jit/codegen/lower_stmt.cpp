@@ -168,34 +168,41 @@ void FnLowering::forRange(const ir::Stmt& s) {
   b.SetInsertPoint(exitB);
 }
 
+// Raises KeyboardInterrupt when a Ctrl-C is pending.
+void FnLowering::checkSignals(int line) {
+  raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", line);
+}
+
+// The body of `for` loop s for k in [from, to) (0 <= from; the loop variable is start + k*step),
+// going on to `done` when it runs out; `break` goes to `exitB`. `pollEach`: count iterations
+// and look for Ctrl-C every 2**16 of them.
+void FnLowering::countedLoop(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* to, BasicBlock* done,
+                             BasicBlock* exitB, bool pollEach) {
+  BasicBlock* pre = b.GetInsertBlock();
+  auto* head = newBB("for.head");
+  auto* bodyB = newBB("for.body");
+  auto* latch = newBB("for.latch");
+  b.CreateBr(head);
+  b.SetInsertPoint(head);
+  PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
+  k->addIncoming(from, pre);
+  b.CreateCondBr(b.CreateICmpULT(k, to), bodyB, done);
+  b.SetInsertPoint(bodyB);
+  assign(s.slot, {b.CreateAdd(start, b.CreateMul(k, step)), Type::scalar(Kind::Int)}, s.line);
+  loops.push_back({exitB, latch});
+  block(s.body);
+  loops.pop_back();
+  b.CreateBr(latch);
+  b.SetInsertPoint(latch);
+  if (pollEach) pollEvery(s.line);
+  k->addIncoming(b.CreateAdd(k, i64(1), "", true, true), b.GetInsertBlock());
+  b.CreateBr(head);
+}
+
 // The loop over k in [0, n) (i = start + k*step), ending in `elseB` when it runs out and in
 // `exitB` on break. Innermost loops are strip-mined: no poll inside a chunk (so it vectorises),
 // Ctrl-C is noticed between chunks of 2**16 iterations.
 void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value* n, BasicBlock* elseB, BasicBlock* exitB) {
-  auto poll = [&]() {
-    raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", s.line);
-  };
-  auto emitLoop = [&](Value* from, Value* to, BasicBlock* done, bool pollEach) {
-    BasicBlock* pre = b.GetInsertBlock();
-    auto* head = newBB("for.head");
-    auto* bodyB = newBB("for.body");
-    auto* latch = newBB("for.latch");
-    b.CreateBr(head);
-    b.SetInsertPoint(head);
-    PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
-    k->addIncoming(from, pre);
-    b.CreateCondBr(b.CreateICmpULT(k, to), bodyB, done);
-    b.SetInsertPoint(bodyB);
-    assign(s.slot, {b.CreateAdd(start, b.CreateMul(k, step)), Type::scalar(Kind::Int)}, s.line);
-    loops.push_back({exitB, latch});
-    block(s.body);
-    loops.pop_back();
-    b.CreateBr(latch);
-    b.SetInsertPoint(latch);
-    if (pollEach) pollEvery(s.line);
-    k->addIncoming(b.CreateAdd(k, i64(1), "", true, true), b.GetInsertBlock());
-    b.CreateBr(head);
-  };
   if (!containsLoop(s.body)) {
     const int64_t CH = 1 << 16;
     BasicBlock* pre = b.GetInsertBlock();
@@ -209,17 +216,17 @@ void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value*
     b.CreateCondBr(b.CreateICmpULT(kc, n), cbody, elseB);
     b.SetInsertPoint(cbody);
     Value* end = b.CreateSelect(b.CreateICmpULT(b.CreateSub(n, kc), i64(CH)), n, b.CreateAdd(kc, i64(CH)));
-    emitLoop(kc, end, clatch, false);
+    countedLoop(s, start, step, kc, end, clatch, exitB, false);
     b.SetInsertPoint(clatch);
     // poll only between chunks: a loop shorter than a chunk never calls out
     auto* pollB = newBB("chunk.poll");
     b.CreateCondBr(b.CreateICmpULT(end, n), pollB, elseB);
     b.SetInsertPoint(pollB);
-    poll();
+    checkSignals(s.line);
     kc->addIncoming(b.CreateAdd(kc, i64(CH)), b.GetInsertBlock());
     b.CreateBr(chead);
   } else {
-    emitLoop(i64(0), n, elseB, true);
+    countedLoop(s, start, step, i64(0), n, elseB, exitB, true);
   }
 }
 
@@ -237,7 +244,7 @@ void FnLowering::pollEvery(int line) {
   b.CreateCondBr(b.CreateICmpEQ(b.CreateAnd(c, i64((1 << 16) - 1)), i64(0)), pollB, cont,
                  MDBuilder(m.C).createBranchWeights(1, 1 << 16));
   b.SetInsertPoint(pollB);
-  raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", line);
+  checkSignals(line);
   b.CreateBr(cont);
   b.SetInsertPoint(cont);
 }
