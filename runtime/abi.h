@@ -80,6 +80,44 @@ typedef struct EpWritten {
    EP_ERROR for Ctrl-C or no memory. */
 int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, void* body, void* env, const EpWritten* written,
                            int32_t nwritten, int64_t start, int64_t step, int32_t rows);
+/* Level 4: one array a GPU kernel reads or writes, as it sits in the caller's block of local
+   values (`vals`): an EpArray at byte `offset`. */
+typedef struct EpGpuArray {
+  int64_t offset;   /* byte offset of the EpArray inside vals */
+  int32_t written;  /* the loop writes it: copied back to the host after the kernel succeeds */
+  int32_t itemsize; /* bytes per element */
+  int32_t ndim;
+  int32_t pad;
+} EpGpuArray;
+
+/* Level 4: one offload attempt of a parallel loop. The kernel has the signature
+     void kernel(ptr vals, i64 n, i64 start, i64 step, ptr partials, ptr status)
+   (all pointers device pointers): iteration k in [0, n) has the loop value start + k * step;
+   `vals` is a device copy of the caller's block with each listed array's data pointer moved to
+   its device copy; reduction r of block b is an 8-byte slot at partials[r * max_blocks + b];
+   `status` (an int32, 0 before the launch) becomes non-zero when an iteration raised or
+   deopted. Launch shape: 1-D blocks of block_size threads (a power of two, <= 1024, the runtime
+   picks it from the device), a grid of at most max_blocks
+   blocks (grid-stride loop inside), dynamic shared memory block_size * 8 * nred bytes. */
+typedef struct EpGpuLaunch {
+  const char* ptx;         /* NUL-terminated PTX of the function's kernels */
+  const char* kernel;      /* the kernel's entry name */
+  int64_t n, start, step;  /* iterations */
+  int64_t work;            /* static estimate of one iteration's operations (the cost model) */
+  void* vals;              /* the caller's block of local values (host) */
+  int64_t vals_size;       /* its size in bytes */
+  const EpGpuArray* arrays;
+  int32_t narrays;
+  int32_t nred;            /* reductions */
+  void* partials;          /* host: nred * max_blocks 8-byte slots, filled for blocks [0, nblocks) */
+  int32_t max_blocks;
+  int32_t line;            /* the loop's line, for the reason shown when it falls back */
+  int64_t nblocks;         /* out: blocks launched (partials filled) */
+} EpGpuLaunch;
+/* Runs the loop on the GPU. Returns EP_OK (done: written arrays copied back, partials filled),
+   EP_DEOPT when it did not run there or an iteration raised/deopted (nothing on the host
+   changed; the caller runs the loop on the CPU, which raises exactly), EP_ERROR for Ctrl-C. */
+int32_t ep_rt_gpu_for(EpCtx* ctx, EpGpuLaunch* launch);
 /* int / int for int64 operands, correctly rounded like CPython's long_true_divide (b != 0). */
 double ep_rt_int_truediv(int64_t a, int64_t b);
 /* Polled in long loops: runs pending signal handlers (Ctrl-C); non-zero when one raised. */
