@@ -15,6 +15,7 @@
 
 #include "jit/codegen/codegen.h"
 #include "jit/engine/engine.h"
+#include "jit/engine/ptx.h"
 #include "jit/frontend/frontend.h"
 #include "jit/passes/passes.h"
 #include "profiler/thread_modes.h"
@@ -116,6 +117,49 @@ std::string buildId() {
   return id;
 }
 
+// PTX target: EPOCHPP_GPU_ARCH, else the device's compute capability, else sm_90 (H100).
+std::string gpuArch() {
+  std::string a = settings::get("gpu_arch");
+  return a.empty() ? "sm_90" : a;
+}
+
+// Level 4: the parallel loops lowered again as NVPTX kernels. A loop that cannot run on a GPU
+// keeps its CPU code, and explain() says why; any failure here leaves all loops on the CPU.
+void lowerGpuKernels(codegen::LoweringInput& in, Specialisation& sp) {
+  std::vector<codegen::KernelInfo> kernels;
+  auto t0 = Clock::now();
+  try {
+    std::string prefix = "ep_gpu" + in.entry_name.substr(in.entry_name.find('_', 3));
+    auto ctx = std::make_unique<llvm::LLVMContext>();
+    auto mod = codegen::lowerKernels(*ctx, in, prefix, kernels);
+    sp.ptx_arch = gpuArch();
+    engine::PtxResult r;
+    {
+      py::gil_scoped_release nogil;
+      r = engine::emitPTX(*mod, sp.ptx_arch, kernels);
+    }
+    in.ptx = r.ptx;
+    sp.text_ptx = r.ptx;
+  } catch (ir::Unsupported& u) {
+    sp.notes.push_back("Level 4: no GPU kernels (" + u.what + ")");
+    return;
+  } catch (std::exception& e) {
+    sp.notes.push_back(std::string("Level 4: no GPU kernels (") + e.what() + ")");
+    return;
+  }
+  sp.ms_ptx = ms(t0, Clock::now());
+  for (auto& k : kernels) {
+    const ir::Function& f = *in.functions[k.function];
+    if (k.problem.empty()) {
+      in.gpu_kernels[k.loop] = k.name;
+      sp.gpu_kernels++;
+    } else {
+      sp.notes.push_back(f.file + ":" + std::to_string(k.line) + ": " + f.name + "(): Level 4: this loop stays on the CPU: it " +
+                         k.problem);
+    }
+  }
+}
+
 }  // namespace
 
 // EPOCHPP_CACHE_DIR, else ~/.cache/epochpp; "off" (or an unwritable directory) disables it.
@@ -178,6 +222,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     // the cache key: everything codegen reads, the target, and the versions
     std::string fp = "epochpp-0.1.0;" + buildId() + ";LLVM-" LLVM_VERSION_STRING ";level=" + std::to_string(level) + ";opt=" +
                      settings::get("opt_level") + ";minwork=" + std::to_string(in.parallel_min_work) + ";" +
+                     (level >= 4 ? "arch=" + gpuArch() + ";" : std::string()) +
                      engine::Engine::instance().hostCPU() + ";";
     for (auto& f : engine::Engine::instance().hostFeatures()) fp += f + ",";
     for (auto& u : d.units) fp += "\n" + ir::fingerprint(u->fr.fn);
@@ -197,6 +242,8 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     std::string cacheDir = wantStages ? std::string() : cacheDirectory();
     // with a cache the entry's name comes from the key: identical code is linked once
     in.entry_name = cacheDir.empty() ? "ep_entry_" + std::to_string(g_counter++) : "ep_entry_" + sp->cache_key;
+    in.data_layout = engine::Engine::instance().dataLayout();
+    if (level >= 4 && sp->parallel_loops) lowerGpuKernels(in, *sp);
     auto t0 = Clock::now();
     auto ctx = std::make_unique<llvm::LLVMContext>();
     auto mod = codegen::lowerToLLVM(*ctx, in);
@@ -224,6 +271,9 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
       if (settings::dumpWants("ir")) dumpStage(base, "ir", sp->text_ir);
       if (settings::dumpWants("llvm")) dumpStage(base, "ll", sp->text_llvm);
       if (settings::dumpWants("asm")) dumpStage(base, "s", sp->text_asm);
+    }
+    if (settings::dumpWants("ptx") && !sp->text_ptx.empty()) {
+      dumpStage(fname + "." + std::to_string(g_counter.load()), "ptx", sp->text_ptx);
     }
   } catch (ir::Unsupported& u) {
     sp->fallback = file + ":" + std::to_string(u.line) + ": " + (u.what.rfind("internal error", 0) == 0 ? "" : "unsupported: ") + u.what;

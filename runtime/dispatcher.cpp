@@ -502,8 +502,18 @@ static PyObject* dispatcherInspect(PyObject* o, PyObject* args) {
   }
   std::string s(stage);
   if (s == "ir") return PyUnicode_FromString(sp->text_ir.c_str());
+  if (s == "ptx") {
+    if (sp->text_ptx.empty()) {
+      std::string why = sp->level < 4 ? "no PTX: this signature was compiled at Level " + std::to_string(sp->level) +
+                                            "; kernels are made at Level 4 (epochpp.jit(fn, level=4) or enable(level=4))"
+                                      : std::string("no PTX: no loop of this function runs on a GPU (explain() says why)");
+      PyErr_SetString(PyExc_ValueError, why.c_str());
+      return nullptr;
+    }
+    return PyUnicode_FromString(sp->text_ptx.c_str());
+  }
   if (s != "llvm" && s != "asm") {
-    PyErr_SetString(PyExc_ValueError, "stage must be one of 'ir', 'llvm', 'asm' ('ptx' needs Level 4)");
+    PyErr_SetString(PyExc_ValueError, "stage must be one of 'ir', 'llvm', 'asm', 'ptx'");
     return nullptr;
   }
   if (sp->text_llvm.empty()) {

@@ -14,7 +14,7 @@ const std::vector<Setting>& all() {
       {"level", "EPOCHPP_LEVEL", "3", "acceleration level 0-4 used by enable() and `epochpp run`"},
       {"jit_level", "EPOCHPP_JIT_LEVEL", "2", "level of @epochpp.jit without level= (enable(level) sets it)"},
       {"disable", "EPOCHPP_DISABLE", "0", "1: epochpp.jit returns functions that always run in the interpreter"},
-      {"dump", "EPOCHPP_DUMP", "", "comma list of stages to write at compile time: ir,llvm,asm"},
+      {"dump", "EPOCHPP_DUMP", "", "comma list of stages to write at compile time: ir,llvm,asm,ptx"},
       {"dump_dir", "EPOCHPP_DUMP_DIR", "epochpp_dump", "directory for EPOCHPP_DUMP files"},
       {"opt_level", "EPOCHPP_OPT_LEVEL", "3", "LLVM optimisation level (0-3)"},
       {"num_threads", "EPOCHPP_NUM_THREADS", "0", "worker threads for Level 3 (0: all cores)"},
@@ -23,6 +23,7 @@ const std::vector<Setting>& all() {
       {"deterministic", "EPOCHPP_DETERMINISTIC", "0", "1: bitwise-reproducible parallel float reductions"},
       {"cache_dir", "EPOCHPP_CACHE_DIR", "", "directory of the on-disk object cache (empty: ~/.cache/epochpp)"},
       {"gpu_min_elements", "EPOCHPP_GPU_MIN_ELEMENTS", "100000", "smallest array work offloaded to a GPU at Level 4"},
+      {"gpu_arch", "EPOCHPP_GPU_ARCH", "", "PTX target of Level 4 kernels, e.g. sm_90 (empty: the device's, or sm_90 without one)"},
       {"max_signatures", "EPOCHPP_MAX_SIGNATURES", "64", "specialisations kept per function before falling back"},
   };
   return table;

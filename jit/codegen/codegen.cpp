@@ -90,6 +90,7 @@ FunctionCallee ModuleLowering::rt(const std::string& name) {
   else if (name == "ep_rt_math_hypot") ft = FunctionType::get(i32, {ptr, dbl, dbl, ptr}, false);
   else if (name == "ep_rt_parallel_for")
     ft = FunctionType::get(i32, {ptr, i64, i64, ptr, ptr, ptr, i32, i64, i64, i32}, false);
+  else if (name == "ep_rt_gpu_for") ft = FunctionType::get(i32, {ptr, ptr}, false);
   else if (name == "ep_rt_int_truediv") ft = FunctionType::get(dbl, {i64, i64}, false);
   else if (name == "ep_rt_check_signals") ft = FunctionType::get(i32, {ptr}, false);
   else if (name == "ep_rt_reduce") ft = FunctionType::get(i32, {ptr, i32, i32, i32, ptr, ptr, i32, ptr}, false);
@@ -210,6 +211,11 @@ AllocaInst* FnLowering::entryAlloca(llvm::Type* t, const char* name) {
 Value* FnLowering::cstr(const std::string& s) { return b.CreateGlobalStringPtr(s, "msg", 0, &m.M); }
 
 void FnLowering::retStatus(Value* status) {
+  if (gpuFail) {
+    b.CreateAtomicRMW(AtomicRMWInst::Or, gpuStatus, status, MaybeAlign(4), AtomicOrdering::Monotonic);
+    b.CreateBr(gpuFail);
+    return;
+  }
   if (plainStatus) {
     b.CreateRet(status);
     return;
@@ -273,6 +279,7 @@ void FnLowering::run() {
 
 std::unique_ptr<Module> lowerToLLVM(LLVMContext& ctx, const LoweringInput& in) {
   auto mod = std::make_unique<Module>("epochpp." + in.functions[0]->name, ctx);
+  if (!in.data_layout.empty()) mod->setDataLayout(in.data_layout);  // EpGpuLaunch offsets come from it
   ModuleLowering m(ctx, *mod, in);
   for (size_t i = 0; i < in.functions.size(); ++i) {
     auto* fn = llvm::Function::Create(m.fnType(*in.functions[i]), GlobalValue::InternalLinkage,

@@ -24,7 +24,29 @@ struct LoweringInput {
   std::vector<std::map<std::pair<int, std::string>, int>> call_targets;
   std::string entry_name;  // symbol of the C-ABI wrapper: int32 (EpCtx*, uint64_t* ret, const uint64_t* args)
   int64_t parallel_min_work = 200000;  // Level 3: estimated operations below which a parallel loop runs serially
+  // Level 4: parallel loops that have a GPU kernel (their entry name in `ptx`); the host code
+  // tries ep_rt_gpu_for before the CPU parallel run
+  std::map<const ir::Stmt*, std::string> gpu_kernels;
+  std::string ptx;
+  std::string data_layout;  // the host's (engine::Engine::dataLayout()); offsets in vals blocks depend on it
 };
+
+// Level 4: one parallel loop lowered for NVPTX (lowerKernels), then checked (engine::emitPTX).
+struct KernelInfo {
+  int function = 0;             // index in LoweringInput::functions
+  const ir::Stmt* loop = nullptr;
+  std::string name;             // the kernel's entry symbol
+  int line = 0;
+  std::string problem;          // why it cannot run on a GPU (empty: it can)
+};
+
+// Blocks a kernel launch may use at most: reduction partials are kGpuMaxBlocks slots each.
+constexpr int kGpuMaxBlocks = 2048;
+
+// The NVPTX module of every parallel loop of `in` (one kernel each; functions they call
+// are lowered too). `prefix` makes kernel names unique in the process.
+std::unique_ptr<llvm::Module> lowerKernels(llvm::LLVMContext& ctx, const LoweringInput& in, const std::string& prefix,
+                                           std::vector<KernelInfo>& kernels);
 
 std::unique_ptr<llvm::Module> lowerToLLVM(llvm::LLVMContext& ctx, const LoweringInput& in);
 

@@ -18,6 +18,9 @@ using ir::Type;
 
 struct Fusion;
 
+// Adds the slots a block assigns (Assign, For, :=) to `out`.
+void assignedInBlock(const ir::Block& b, std::set<int>& out);
+
 // Bytes per element of an array of this element kind.
 inline int itemSize(Kind k) { return k == Kind::NpBool ? 1 : (k == Kind::NpInt32 || k == Kind::NpFloat32) ? 4 : 8; }
 
@@ -33,6 +36,7 @@ struct ModuleLowering {
   std::vector<llvm::Function*> fns;
   llvm::StructType* arrayTy = nullptr;
   llvm::StructType* unionTy = nullptr;
+  bool gpu = false;  // lowering for NVPTX (Level 4 kernels): math from libdevice, no runtime calls
 
   ModuleLowering(llvm::LLVMContext& c, llvm::Module& m, const LoweringInput& i);
   llvm::Type* lower(const Type& t);            // register representation
@@ -59,6 +63,10 @@ struct FnLowering {
   FnLowering(ModuleLowering& mm, const ir::Function& ff, int idx);
   FnLowering(ModuleLowering& mm, const ir::Function& ff, int idx, llvm::Function* outlined);
   bool plainStatus = false;  // an outlined parallel body: returns only an i32 status
+  // a GPU kernel: a failing iteration ORs its status into *gpuStatus and goes on at gpuFail
+  // (the block's threads must all reach the reduction's barriers)
+  llvm::BasicBlock* gpuFail = nullptr;
+  llvm::Value* gpuStatus = nullptr;
   void run();
 
   // --- helpers (codegen.cpp)
@@ -146,9 +154,18 @@ struct FnLowering {
   // to `serialB` (the checked serial loop then raises exactly where CPython would).
   void parallelLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n, llvm::BasicBlock* serialB);
   void runOutlined(const ir::Stmt& s);
+  void lastValue(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);
   const ir::Type& reductionType(const ir::Stmt& s, int slot);
   Val reductionIdentity(ir::Op op, const Type& slotT, const Type& valueT, int line);
   Val reductionCombine(ir::Op op, Val cur, Val part, const Type& slotT, int line);
+  // Level 4 (lower_gpu.cpp: the kernel; lower_gpu_host.cpp: the launch from host code)
+  void gpuKernel(const ir::Stmt& s);
+  // Calls ep_rt_gpu_for; on success combines the blocks' partials and goes to okB, else to cpuB.
+  void gpuAttempt(const ir::Stmt& s, const std::string& kernel, llvm::Value* vals, llvm::StructType* valsTy,
+                  llvm::Value* n, llvm::Value* start, llvm::Value* step, llvm::BasicBlock* okB, llvm::BasicBlock* cpuB);
+  std::set<int> sharedReads(const ir::Stmt& s);
+  llvm::Value* toSlot(Val v);                        // a scalar as an 8-byte partial-result slot
+  Val fromSlot(llvm::Value* bits, const Type& t);  // shared (not assigned in the loop) variables the loop reads
   llvm::AllocaInst* pollCounter = nullptr;
   std::set<const void*> proven;  // accesses / index arithmetic proven in range for the loop being emitted
   void whileLoop(const ir::Stmt& s);

@@ -17,7 +17,8 @@ Value* FnLowering::libm(const char* name, std::vector<Value*> args) {
   std::vector<llvm::Type*> tys;
   for (auto* a : args) tys.push_back(a->getType());
   auto* ft = FunctionType::get(args[0]->getType(), tys, false);
-  auto callee = m.M.getOrInsertFunction(name, ft);
+  // on a GPU the same functions come from libdevice (__nv_sin, __nv_erff, ...)
+  auto callee = m.M.getOrInsertFunction(m.gpu ? std::string("__nv_") + name : std::string(name), ft);
   if (auto* f = dyn_cast<llvm::Function>(callee.getCallee())) {
     f->setDoesNotThrow();
     f->setOnlyAccessesInaccessibleMemory();  // errno only

@@ -215,6 +215,10 @@ Val FnLowering::pyIntOp(Op op, Value* a, Value* c, int line) {
       Value* lim = i64(1LL << 53);
       auto big = [&](Value* v) { return b.CreateICmpUGT(b.CreateAdd(v, lim), i64(1LL << 54)); };
       Value* fast = b.CreateFDiv(b.CreateSIToFP(a, b.getDoubleTy()), b.CreateSIToFP(c, b.getDoubleTy()));
+      if (m.gpu) {  // a GPU kernel has no 128-bit path: the CPU re-runs the loop
+        deoptIf(b.CreateOr(big(a), big(c)));
+        return {fast, Type::scalar(Kind::Float)};
+      }
       Value* slow = b.CreateCall(m.rt("ep_rt_int_truediv"), {a, c});
       return {b.CreateSelect(b.CreateOr(big(a), big(c)), slow, fast), Type::scalar(Kind::Float)};
     }

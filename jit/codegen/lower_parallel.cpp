@@ -22,7 +22,7 @@ using ir::StmtKind;
 
 static const int64_t kMaxChunks = 256;
 
-static void assignedIn(const ir::Block& b, std::set<int>& out) {
+void assignedInBlock(const ir::Block& b, std::set<int>& out) {
   std::function<void(const ir::Expr&)> ex = [&](const ir::Expr& e) {
     if (e.kind == ExprKind::NamedExpr) out.insert(e.slot);
     for (auto& a : e.args) ex(*a);
@@ -30,8 +30,8 @@ static void assignedIn(const ir::Block& b, std::set<int>& out) {
   for (auto& s : b) {
     if (s->kind == StmtKind::Assign || s->kind == StmtKind::For) out.insert(s->slot);
     if (s->value) ex(*s->value);
-    assignedIn(s->body, out);
-    assignedIn(s->orelse, out);
+    assignedInBlock(s->body, out);
+    assignedInBlock(s->orelse, out);
   }
 }
 
@@ -167,6 +167,20 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
     b.CreateStore(vp, envAt(2 * k));
     b.CreateStore(dp, envAt(2 * k + 1));
   }
+  // Level 4: a loop with a GPU kernel tries the GPU first (it declines when there is none or
+  // the work is too small: then the CPU run below)
+  auto* finishB = newBB("par.finish");
+  auto kernel = m.in.gpu_kernels.find(&s);
+  if (kernel != m.in.gpu_kernels.end()) {
+    auto* cpuB = s.gpu_only ? serialB : newBB("par.cpu");  // gpu_only: serial is the CPU's best
+    gpuAttempt(s, kernel->second, vals, valsTy, n, start, step, finishB, cpuB);
+    b.SetInsertPoint(cpuB);
+  }
+  if (s.gpu_only) {
+    b.SetInsertPoint(finishB);
+    lastValue(s, start, step, n);
+    return;
+  }
   Value* startA = entryAlloca(b.getInt64Ty(), "par.start");
   Value* stepA = entryAlloca(b.getInt64Ty(), "par.step");
   b.CreateStore(start, startA);
@@ -223,7 +237,13 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
       b.CreateStore(reductionCombine(op, cur, {p, slotT}, slotT, s.line).v, slots[slot]);
     });
   }
-  // like the serial loop, the loop variable ends at its last value
+  b.CreateBr(finishB);
+  b.SetInsertPoint(finishB);
+  lastValue(s, start, step, n);
+}
+
+// Like the serial loop, the loop variable ends at its last value.
+void FnLowering::lastValue(const ir::Stmt& s, Value* start, Value* step, Value* n) {
   auto* setB = newBB("par.lastvalue");
   auto* doneB = newBB("par.done");
   b.CreateCondBr(b.CreateICmpSGT(n, i64(0)), setB, doneB);
@@ -247,7 +267,7 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
   auto* envTy = ArrayType::get(ptrTy, 2 * L + 2 + (int)s.reductions.size());
   auto envLoad = [&](int k) { return b.CreateLoad(ptrTy, b.CreateConstGEP2_64(envTy, env, 0, k)); };
   std::set<int> priv;
-  assignedIn(s.body, priv);
+  assignedInBlock(s.body, priv);
   priv.insert(s.slot);
   std::set<int> red;
   for (auto& [slot, op] : s.reductions) red.insert(slot);
@@ -275,23 +295,10 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
   // read (LLVM cannot see through env that they are). An unbound one fails the chunk, and the
   // serial loop raises UnboundLocalError exactly where CPython does.
   {
-    std::set<int> readSlots;
-    std::function<void(const ir::Expr&)> ex = [&](const ir::Expr& e) {
-      if (e.kind == ExprKind::Var) readSlots.insert(e.slot);
-      for (auto& a : e.args) ex(*a);
-    };
-    std::function<void(const ir::Block&)> walk = [&](const ir::Block& blk) {
-      for (auto& st : blk) {
-        if (st->value) ex(*st->value);
-        for (auto& a : st->args) ex(*a);
-        walk(st->body);
-        walk(st->orelse);
-      }
-    };
-    walk(s.body);
+    std::set<int> readSlots = sharedReads(s);
     Value* bound = b.getTrue();
     for (int k = 0; k < L; ++k)
-      if (!priv.count(k) && readSlots.count(k)) {
+      if (readSlots.count(k)) {
         bound = b.CreateAnd(bound, b.CreateLoad(b.getInt1Ty(), defined[k]));
         b.CreateStore(b.getTrue(), defined[k]);
       }

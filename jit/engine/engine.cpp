@@ -62,6 +62,8 @@ Engine::Engine() : impl_(new Impl) {
   impl_->jit->getMainJITDylib().addGenerator(std::move(*gen));
 }
 
+std::string Engine::dataLayout() const { return impl_->jit->getDataLayout().getStringRepresentation(); }
+
 void Engine::defineSymbol(const std::string& name, void* addr) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto& jd = impl_->jit->getMainJITDylib();

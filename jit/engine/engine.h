@@ -35,6 +35,7 @@ class Engine {
   std::string hostCPU() const;
   std::vector<std::string> hostFeatures() const;
   std::string triple() const;
+  std::string dataLayout() const;
   // Registers a runtime symbol (the C ABI compiled code calls).
   void defineSymbol(const std::string& name, void* addr);
 

@@ -110,7 +110,7 @@ struct Printer {
         }
         break;
       case StmtKind::For:
-        line(d) << "for" << (s.prange ? (s.parallel ? "[prange, parallel]" : "[prange]") : s.parallel ? "[parallel]" : "") << " " << name(s.slot) << " in "
+        line(d) << "for" << (s.prange ? (s.parallel ? "[prange, parallel]" : "[prange]") : s.parallel ? (s.gpu_only ? "[parallel, gpu only]" : "[parallel]") : "") << " " << name(s.slot) << " in "
                 << expr(*s.value) << ":";
         if (!s.hoisted.empty()) out << "  # bounds checked before the loop: " << s.hoisted.size() << " access(es)";
         out << "\n";
@@ -172,7 +172,7 @@ void fpExpr(const Expr& e, std::string& o) {
 void fpBlock(const Block& b, std::string& o) {
   for (auto& s : b) {
     o += "[" + std::to_string((int)s->kind) + "," + std::to_string(s->slot) + "," + std::to_string(s->line) + "," +
-         std::to_string(s->parallel) + (s->prange ? "p" : "") + "," + std::to_string(s->work) + ",h" + std::to_string(s->hoisted.size());
+         std::to_string(s->parallel) + (s->prange ? "p" : "") + (s->gpu_only ? "g" : "") + "," + std::to_string(s->work) + ",h" + std::to_string(s->hoisted.size());
     for (auto& h : s->hoisted) {
       o += "{" + std::to_string(h.base_slot) + (h.load ? "L" : "S");
       for (auto& t : h.dims) o += "," + std::to_string(t.slot) + ":" + std::to_string(t.offset) + (t.arith ? "a" : "");

@@ -243,6 +243,7 @@ void outsideUses(const Block& b, const Stmt* skip, std::set<int>& out) {
 struct Marker {
   Function& f;
   const CalleeLookup& callee;
+  bool gpu = false;  // Level 4: memory-bound loops are still worth a GPU
   bool changed = false;
 
   bool tryLoop(Stmt& s) {
@@ -351,6 +352,10 @@ struct Marker {
     // a simple loop that writes arrays is memory-bound: the copy of what it writes (kept so a
     // failure can be undone exactly) would cost more than the second core gains
     if (!nested && !a.written.empty() && s.work < 4 && !s.prange) {
+      if (gpu) {  // a GPU's memory bandwidth still wins
+        s.gpu_only = true;
+        return true;
+      }
       s.parallel = false;
       s.reductions.clear();
       s.written_arrays.clear();
@@ -374,8 +379,8 @@ struct Marker {
 
 }  // namespace
 
-bool markParallelLoops(Function& f, const CalleeLookup& callee) {
-  Marker m{f, callee};
+bool markParallelLoops(Function& f, const CalleeLookup& callee, bool gpu) {
+  Marker m{f, callee, gpu};
   m.block(f.body);
   return m.changed;
 }

@@ -25,9 +25,10 @@ bool hoistBoundsChecks(ir::Function& f);
 // iteration or reductions, no early exits, no allocation — for oneTBB. `callee(c, args)` gives
 // the compiled callee c for those argument types (nullptr while unknown, e.g. in recursion):
 // calls may pass arrays when it writes no memory it did not allocate, and its body counts in
-// the loop's cost estimate.
+// the loop's cost estimate. `gpu` (Level 4): simple memory-bound loops, which two CPU cores do
+// not speed up, are kept as `gpu_only` (parallel on a GPU, serial on the CPU).
 using CalleeLookup = std::function<const ir::Function*(int callee, const std::vector<ir::Type>& args)>;
-bool markParallelLoops(ir::Function& f, const CalleeLookup& callee = {});
+bool markParallelLoops(ir::Function& f, const CalleeLookup& callee = {}, bool gpu = false);
 
 // effects.cpp: which functions write memory they did not allocate, and which may deopt. A call
 // counts with its compiled callee's own facts when `callee` knows it, else as writing and deopting.
