@@ -164,6 +164,7 @@ struct FnLowering {
   void gpuAttempt(const ir::Stmt& s, const std::string& kernel, llvm::Value* vals, llvm::StructType* valsTy,
                   llvm::Value* n, llvm::Value* start, llvm::Value* step, llvm::BasicBlock* okB, llvm::BasicBlock* cpuB);
   std::set<int> sharedReads(const ir::Stmt& s);
+  const Type& partialType(const ir::Stmt& s, int slot);  // a GPU thread's partial of reduction `slot`
   llvm::Value* toSlot(Val v);                        // a scalar as an 8-byte partial-result slot
   Val fromSlot(llvm::Value* bits, const Type& t);  // shared (not assigned in the loop) variables the loop reads
   llvm::AllocaInst* pollCounter = nullptr;

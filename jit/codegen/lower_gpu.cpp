@@ -48,9 +48,9 @@ static bool gpuScalar(const Type& t) {
   }
 }
 
-// A reduction the GPU can do: each iteration assigns a value of one scalar type (so every
-// partial has that type), and the variable is that type or a union of types that convert to it
-// without a check (s = 0.0; s += a[i] makes float|np.float64: the partials are np.float64).
+// A reduction the GPU can do: its partials have one scalar type (partialType), and the variable
+// is that type or a union of types that convert to it without a check (s = 0.0; s += a[i] makes
+// float|np.float64: the partials are np.float64).
 static bool gpuReducible(const Type& slotT, const Type& valueT) {
   if (!gpuScalar(valueT)) return false;
   if (slotT.kind != Kind::Union) return gpuScalar(slotT);
@@ -99,6 +99,22 @@ std::set<int> FnLowering::sharedReads(const ir::Stmt& s) {
   };
   walk(s.body);
   return reads;
+}
+
+// The type of a reduction's per-thread partial: what each iteration assigns, or for
+// s = max(s, e) / min(s, e) the item e (a partial only ever holds the identity or an item).
+const Type& FnLowering::partialType(const ir::Stmt& s, int slot) {
+  const ir::Expr* v = nullptr;
+  std::function<void(const ir::Block&)> find = [&](const ir::Block& blk) {
+    for (auto& st : blk) {
+      if (st->kind == StmtKind::Assign && st->slot == slot) v = st->value.get();
+      find(st->body);
+      find(st->orelse);
+    }
+  };
+  find(s.body);
+  if (v->kind == ExprKind::Intrinsic && (v->name == "max" || v->name == "min")) return v->args[1]->type;
+  return v->type;
 }
 
 // tree step: a is the earlier part, c the later one; integer overflow sets *ovf
@@ -201,7 +217,7 @@ void FnLowering::gpuKernel(const ir::Stmt& s) {
     auto at = [&](int r, Value* idx) { return b.CreateGEP(b.getInt64Ty(), smem, {b.CreateAdd(b.CreateMul(i64(r), ntid), idx)}); };
     for (int r = 0; r < R; ++r) {  // each thread's partial, as the type its iterations assign
       int slot = s.reductions[r].first;
-      Kind vk = reductionType(s, slot).kind;
+      Kind vk = partialType(s, slot).kind;
       Val acc{b.CreateLoad(fields[slot], slots[slot]), f.locals[slot].type};
       if (acc.t.kind == Kind::Union)
         acc = forEach(acc, Type::scalar(vk), [&](Val x) { return convert(x, vk, s.line); }, s.line);
@@ -228,7 +244,7 @@ void FnLowering::gpuKernel(const ir::Stmt& s) {
     Value* ovf = b.getFalse();
     for (int r = 0; r < R; ++r) {
       int slot = s.reductions[r].first;
-      const Type& t = reductionType(s, slot);
+      const Type& t = partialType(s, slot);
       Value* a = fromSlot(b.CreateLoad(b.getInt64Ty(), at(r, tid)), t).v;
       Value* c = fromSlot(b.CreateLoad(b.getInt64Ty(), at(r, b.CreateAdd(tid, half))), t).v;
       b.CreateStore(toSlot({gpuCombine(b, s.reductions[r].second, a, c, t.kind, &ovf), t}), at(r, tid));
@@ -300,7 +316,7 @@ std::unique_ptr<Module> lowerKernels(LLVMContext& ctx, const LoweringInput& in, 
       for (auto& [slot, op] : s->reductions) {
         FnLowering probe(m, *in.functions[i], (int)i);
         const Type& slotT = in.functions[i]->locals[slot].type;
-        const Type& valueT = probe.reductionType(*s, slot);
+        const Type& valueT = probe.partialType(*s, slot);
         if (!gpuReducible(slotT, valueT))
           k.problem = "reduces '" + in.functions[i]->locals[slot].name + "' (" + slotT.str() + ", assigned " +
                       valueT.str() + "), which has no GPU version";

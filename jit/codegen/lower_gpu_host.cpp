@@ -87,7 +87,7 @@ void FnLowering::gpuAttempt(const ir::Stmt& s, const std::string& kernel, Value*
       loopNest({nblocks}, [&](std::vector<Value*>& idx) {
         Val cur{b.CreateLoad(m.lower(slotT), slots[slot]), slotT};
         Value* at = b.CreateGEP(I64, partials, {b.CreateAdd(i64((int64_t)r * kGpuMaxBlocks), idx[0])});
-        Val part = coerce(fromSlot(b.CreateLoad(I64, at), reductionType(s, slot)), slotT, s.line);
+        Val part = coerce(fromSlot(b.CreateLoad(I64, at), partialType(s, slot)), slotT, s.line);
         b.CreateStore(reductionCombine(s.reductions[r].second, cur, part, slotT, s.line).v, slots[slot]);
       });
     }
