@@ -184,6 +184,12 @@ static int countParallel(const ir::Block& b) {
   return n;
 }
 
+static int countGpuOnly(const ir::Block& b) {
+  int n = 0;
+  for (auto& s : b) n += (s->kind == ir::StmtKind::For && s->gpu_only) + countGpuOnly(s->body) + countGpuOnly(s->orelse);
+  return n;
+}
+
 std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const std::vector<ir::Type>& params,
                                                       bool want_text, int level) {
   auto sp = std::make_unique<Specialisation>();
@@ -208,6 +214,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     std::string text_ir;
     for (auto& u : d.units) {
       sp->parallel_loops += countParallel(u->fr.fn.body);
+      sp->gpu_only_loops += countGpuOnly(u->fr.fn.body);
       for (auto& note : u->fr.fn.notes) sp->notes.push_back(u->fr.fn.file + ", " + u->fr.fn.name + "(), " + note);
       sp->units.push_back({u->fr.fn.file, u->fr.fn.name});
       in.functions.push_back(&u->fr.fn);

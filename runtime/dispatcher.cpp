@@ -470,11 +470,18 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
                     sp->ms_frontend, sp->ms_passes, sp->ms_codegen, sp->ms_optimise, sp->ms_link);
       s += buf;
       if (sp->from_cache) s += " (code from the cache: no LLVM work)";
-      if (sp->parallel_loops)
-        s += "; Level 3: " + std::to_string(sp->parallel_loops) + " loop(s) run on all cores (" +
+      int cpuParallel = sp->parallel_loops - sp->gpu_only_loops;
+      if (cpuParallel)
+        s += "; Level 3: " + std::to_string(cpuParallel) + " loop(s) run on all cores (" +
              std::to_string(parallel::maxThreads()) + " threads) when the work is large enough";
       else if (sp->level >= 3)
         s += "; Level 3: no loop with independent iterations (runs serially)";
+      if (sp->level >= 4) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "; Level 4: %d loop(s) have GPU kernels (%s, PTX made in %.1f ms)", sp->gpu_kernels,
+                      sp->ptx_arch.c_str(), sp->ms_ptx);
+        s += sp->gpu_kernels ? std::string(buf) + ", offered to the GPU first" : std::string("; Level 4: no loop has a GPU kernel");
+      }
       if (sp->snapshot) s += "; writes its array arguments and may deopt, so they are copied before each call";
       for (auto& note : sp->notes) s += "; " + note;
     } else {
