@@ -249,6 +249,7 @@ void epochpp::runtime::registerRuntimeSymbols() {
   e.defineSymbol("ep_rt_int_truediv", reinterpret_cast<void*>(&ep_rt_int_truediv));
   e.defineSymbol("ep_rt_math_hypot", reinterpret_cast<void*>(&ep_rt_math_hypot));
   e.defineSymbol("ep_rt_parallel_for", reinterpret_cast<void*>(&ep_rt_parallel_for));
+  e.defineSymbol("ep_rt_gpu_for", reinterpret_cast<void*>(&ep_rt_gpu_for));  // gpu/launch.cpp
   e.defineSymbol("ep_rt_scratch", reinterpret_cast<void*>(&ep_rt_scratch));
   e.defineSymbol("ep_rt_scratch_free", reinterpret_cast<void*>(&ep_rt_scratch_free));
 }

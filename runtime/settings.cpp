@@ -22,7 +22,14 @@ const std::vector<Setting>& all() {
        "Level 3: estimated operations (iterations x cost) below which a parallel loop runs serially; 0: always parallel (testing)"},
       {"deterministic", "EPOCHPP_DETERMINISTIC", "0", "1: bitwise-reproducible parallel float reductions"},
       {"cache_dir", "EPOCHPP_CACHE_DIR", "", "directory of the on-disk object cache (empty: ~/.cache/epochpp)"},
-      {"gpu_min_elements", "EPOCHPP_GPU_MIN_ELEMENTS", "100000", "smallest array work offloaded to a GPU at Level 4"},
+      {"gpu_min_elements", "EPOCHPP_GPU_MIN_ELEMENTS", "100000", "Level 4: loops with fewer iterations run on the CPU"},
+      {"gpu_min_speedup", "EPOCHPP_GPU_MIN_SPEEDUP", "1.5",
+       "Level 4: the GPU is used when the cost model expects it this many times faster than the CPU (0: always)"},
+      {"gpu_transfer_gbs", "EPOCHPP_GPU_TRANSFER_GBS", "20", "Level 4 cost model: host<->device bandwidth in GB/s"},
+      {"gpu_residency", "EPOCHPP_GPU_RESIDENCY", "1", "Level 4: keep unchanged arrays on the GPU between calls (0: off)"},
+      {"gpu_resident_bytes", "EPOCHPP_GPU_RESIDENT_BYTES", "auto",
+       "Level 4: device memory arrays may stay resident in (bytes, K/M/G suffix; auto: half the GPU's memory)"},
+      {"cuda_library", "EPOCHPP_CUDA_LIBRARY", "libcuda.so.1", "the CUDA driver library loaded for Level 4 (read once)"},
       {"max_signatures", "EPOCHPP_MAX_SIGNATURES", "64", "specialisations kept per function before falling back"},
   };
   return table;
