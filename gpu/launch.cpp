@@ -119,13 +119,15 @@ int pickBlock(const Driver& d, cu::CUfunction f, const DeviceInfo& dev, int nred
 
 // Waits for the stream, polling Ctrl-C (ep_rt_check_signals: an atomic load unless a signal is pending, when it
 // takes the GIL to run the handlers). The first 2 ms are polled with yields (short kernels), then every 200 us.
-cu::CUresult waitStream(const Handles& h, EpCtx* ctx, bool& interrupted) {
+cu::CUresult waitStream(const Handles& h, EpCtx* ctx, bool& interrupted, const char** call) {
   auto t0 = std::chrono::steady_clock::now();
   for (;;) {
+    *call = "cuStreamQuery";
     cu::CUresult r = h.d->cuStreamQuery(h.stream);
     if (r != cu::CUDA_ERROR_NOT_READY) return r;
     if (!interrupted && ep_rt_check_signals(ctx)) {
       interrupted = true;
+      *call = "cuStreamSynchronize";
       return h.d->cuStreamSynchronize(h.stream);  // the kernel cannot be stopped: let it finish, then discard
     }
     if (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(2)) std::this_thread::yield();
@@ -219,8 +221,9 @@ int32_t runLocked(Call& c, const DeviceInfo& dev, const Handles& h, GpuState& s)
   c.delta.launches += 1;
   d.cuEventRecord(s.evEnd, h.stream);
   bool interrupted = false;
-  r = waitStream(h, c.ctx, interrupted);
-  if (r != cu::CUDA_SUCCESS) return cudaFailed(r, failure("cuStreamSynchronize", r), scratch);
+  const char* call = "";
+  r = waitStream(h, c.ctx, interrupted, &call);
+  if (r != cu::CUDA_SUCCESS) return cudaFailed(r, failure(call, r), scratch);
   float ms = 0;
   if (d.cuEventElapsedTime(&ms, s.evStart, s.evEnd) == cu::CUDA_SUCCESS) c.delta.kernel_ms += ms;
   if (interrupted) {
