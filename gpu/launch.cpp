@@ -56,6 +56,8 @@ bool releaseResident() {
   GpuState& s = gpuState();
   std::lock_guard<std::mutex> lock(s.mu);
   if (!unusableReason().empty()) return false;
+  ContextScope scope(*h);  // cuMemFree needs the blocks' context current
+  if (!scope.ok()) return false;
   s.residency.clear(*h->d, s.pool);
   s.pool.trim(*h->d);
   return true;

@@ -9,6 +9,7 @@
 // The kernel parameters are copied as six 8-byte values (epochpp's kernel ABI, runtime/abi.h).
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -84,6 +85,7 @@ struct State {
   int busy = 0;
   std::map<uintptr_t, size_t> device, pinned;
   std::deque<Op> ops;
+  std::vector<void*> handles;  // events, modules, functions: owned by the "driver", like the real one's
   FakeLaunchHook hook = nullptr;
   void* hookUser = nullptr;
   double kernelSleepMs = 0;
@@ -348,7 +350,9 @@ CUresult cuStreamQuery(void*) {
   return syncResult(s);
 }
 CUresult cuEventCreate(void** e, unsigned) {
+  FAKE_GUARD
   *e = new Event;
+  s.handles.push_back(*e);
   return OK;
 }
 CUresult cuEventRecord(void* e, void*) {
@@ -378,10 +382,15 @@ CUresult cuModuleLoadDataEx(void** mod, const void* image, unsigned nopts, int* 
   }
   s.c.module_loads += 1;
   *mod = new Module{static_cast<const char*>(image)};
+  s.handles.push_back(*mod);
   return OK;
 }
 CUresult cuModuleUnload(void* mod) {
-  delete static_cast<Module*>(mod);
+  FAKE_GUARD
+  auto it = std::find(s.handles.begin(), s.handles.end(), mod);
+  if (it == s.handles.end()) return INVALID_HANDLE;
+  s.handles.erase(it);
+  delete static_cast<Module*>(mod);  // (its functions stay in `handles`, unusable, as with the real driver)
   return OK;
 }
 CUresult cuModuleGetFunction(void** fn, void* mod, const char* name) {
@@ -389,6 +398,7 @@ CUresult cuModuleGetFunction(void** fn, void* mod, const char* name) {
   auto* m = static_cast<Module*>(mod);
   if (m->text.find(std::string(".entry ") + name + "(") == std::string::npos) return NOT_FOUND;
   *fn = new Function{m, name};
+  s.handles.push_back(*fn);
   return OK;
 }
 CUresult cuFuncGetAttribute(int* v, int attr, void*) {
