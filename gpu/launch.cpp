@@ -179,7 +179,8 @@ int32_t runLocked(Call& c, const DeviceInfo& dev, const Handles& h, GpuState& s)
   cu::CUfunction fn = s.modules.function(d, L.ptx, L.kernel, &why, &r);
   if (!fn) return cudaFailed(r, why, {});
   int block = pickBlock(d, fn, dev, L.nred);
-  if (block == 0) return c.fallback("the loop's " + std::to_string(L.nred) + " reductions need more shared memory than a block has");
+  if (block == 0)
+    return c.fallback("the loop's " + std::to_string(L.nred) + " reductions need more shared memory than a block has");
   int64_t grid = std::min<int64_t>({(L.n + block - 1) / block, (int64_t)L.max_blocks,
                                     std::max<int64_t>(1, (int64_t)dev.sm_count * dev.max_threads_per_sm / block)});
   if (!s.evStart && ((r = d.cuEventCreate(&s.evStart, cu::CU_EVENT_DEFAULT)) != cu::CUDA_SUCCESS ||
@@ -197,7 +198,7 @@ int32_t runLocked(Call& c, const DeviceInfo& dev, const Handles& h, GpuState& s)
   r = placeGroups(s, h, plan, resOn, budget, c.delta, &why);
   if (r != cu::CUDA_SUCCESS) return cudaFailed(r, why, scratch);
   std::vector<unsigned char> image(scratchBytes, 0);  // status = 0
-  std::memcpy(image.data() + kHeader, L.vals, (size_t)L.vals_size);
+  if (L.vals_size > 0) std::memcpy(image.data() + kHeader, L.vals, (size_t)L.vals_size);
   for (int32_t j = 0; j < L.narrays; ++j) {
     int gi = plan.groupOf[(size_t)j];
     auto* a = reinterpret_cast<EpArray*>(image.data() + kHeader + L.arrays[j].offset);
