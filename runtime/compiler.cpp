@@ -16,6 +16,7 @@
 #include "jit/codegen/codegen.h"
 #include "jit/engine/engine.h"
 #include "jit/engine/ptx.h"
+#include "gpu/device.h"
 #include "jit/frontend/frontend.h"
 #include "jit/passes/passes.h"
 #include "profiler/thread_modes.h"
@@ -117,10 +118,15 @@ std::string buildId() {
   return id;
 }
 
-// PTX target: EPOCHPP_GPU_ARCH, else the device's compute capability, else sm_90 (H100).
+// PTX target: EPOCHPP_GPU_ARCH, else the device's compute capability (at most sm_90, the newest
+// LLVM 19 knows; the driver compiles PTX for newer devices), else sm_90 (H100).
 std::string gpuArch() {
   std::string a = settings::get("gpu_arch");
-  return a.empty() ? "sm_90" : a;
+  if (!a.empty()) return a;
+  const gpu::DeviceInfo& d = gpu::device();
+  if (!d.available) return "sm_90";
+  int cc = std::min(90, d.cc_major * 10 + d.cc_minor);
+  return "sm_" + std::to_string(cc);
 }
 
 // Level 4: the parallel loops lowered again as NVPTX kernels. A loop that cannot run on a GPU
@@ -152,6 +158,7 @@ void lowerGpuKernels(codegen::LoweringInput& in, Specialisation& sp) {
     const ir::Function& f = *in.functions[k.function];
     if (k.problem.empty()) {
       in.gpu_kernels[k.loop] = k.name;
+      sp.kernel_names.push_back(k.name);
       sp.gpu_kernels++;
     } else {
       sp.notes.push_back(f.file + ":" + std::to_string(k.line) + ": " + f.name + "(): Level 4: this loop stays on the CPU: it " +

@@ -35,6 +35,7 @@ struct Specialisation {
   int gpu_only_loops = 0;        // of those, loops only a GPU runs in parallel (memory-bound)
   int gpu_kernels = 0;           // of those, loops with a GPU kernel (Level 4)
   std::string text_ptx, ptx_arch;  // Level 4: the kernels' PTX and its target (sm_XX)
+  std::vector<std::string> kernel_names;  // Level 4: entry names (gpu::stats keys)
   double ms_ptx = 0;             // Level 4: NVPTX lowering + libdevice + optimisation + PTX
   std::vector<std::string> notes;  // from the passes, for explain (e.g. a prange loop that runs serially)
   double ms_frontend = 0, ms_passes = 0, ms_codegen = 0, ms_optimise = 0, ms_link = 0;

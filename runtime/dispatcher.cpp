@@ -10,6 +10,8 @@
 #include <cstring>
 #include <memory>
 
+#include "gpu/device.h"
+#include "gpu/stats.h"
 #include "jit/codegen/codegen.h"
 #include "parallel/parallel.h"
 #include "profiler/thread_modes.h"
@@ -480,7 +482,18 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
         char buf[160];
         std::snprintf(buf, sizeof buf, "; Level 4: %d loop(s) have GPU kernels (%s, PTX made in %.1f ms)", sp->gpu_kernels,
                       sp->ptx_arch.c_str(), sp->ms_ptx);
-        s += sp->gpu_kernels ? std::string(buf) + ", offered to the GPU first" : std::string("; Level 4: no loop has a GPU kernel");
+        s += sp->gpu_kernels ? std::string(buf) : std::string("; Level 4: no loop has a GPU kernel");
+        if (sp->gpu_kernels) {
+          const gpu::DeviceInfo& dev = gpu::device();
+          s += dev.available ? ", offered to the GPU first (" + dev.name + ")"
+                             : ", run on the CPU: " + dev.reason;
+          for (auto& k : sp->kernel_names) {
+            gpu::KernelStats ks = gpu::stats(k);
+            if (!ks.calls) continue;
+            s += "; kernel " + k.substr(k.rfind('_') + 1) + ": " + std::to_string(ks.launches) + " GPU run(s), " +
+                 std::to_string(ks.fallbacks) + " on the CPU" + (ks.last_reason.empty() ? "" : " (last: " + ks.last_reason + ")");
+          }
+        }
       }
       if (sp->snapshot) s += "; writes its array arguments and may deopt, so they are copied before each call";
       for (auto& note : sp->notes) s += "; " + note;

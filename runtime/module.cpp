@@ -1,4 +1,4 @@
-// runtime/module.cpp — the epochpp._core extension module: Dispatcher, settings, build info.
+// runtime/module.cpp — the epochpp._core extension module: Dispatcher, settings, build info, GPU info.
 #define EPOCHPP_IMPORT_ARRAY
 #include "runtime/runtime.h"
 
@@ -32,6 +32,9 @@ py::dict buildInfo();
 namespace epochpp::profiler {
 void bind(py::module_& m);
 }
+namespace epochpp::gpu {
+void bind(py::module_& m);  // gpu/bindings.cpp
+}
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "epochpp native core: the JIT (LLVM ORC), the dispatcher and the runtime";
@@ -41,6 +44,7 @@ PYBIND11_MODULE(_core, m) {
   Py_INCREF(t);
   PyModule_AddObject(m.ptr(), "Dispatcher", t);
   epochpp::profiler::bind(m);
+  epochpp::gpu::bind(m);
   m.def("cache_dir", []() { return epochpp::runtime::cacheDirectory(); },
         "the directory of the compiled-object cache ('' when EPOCHPP_CACHE_DIR=off)");
   m.def("reinstall_sigint", []() { epochpp::runtime::installSignalHandler(); },

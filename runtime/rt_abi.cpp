@@ -233,9 +233,6 @@ extern "C" int32_t ep_rt_check_signals(EpCtx* ctx) {
   return out;
 }
 
-// TEMP (until gpu/ lands): declines every offload
-extern "C" __attribute__((weak)) int32_t ep_rt_gpu_for(EpCtx*, EpGpuLaunch*) { return EP_DEOPT; }
-
 void epochpp::runtime::registerRuntimeSymbols() {
   static bool done = false;  // called under the GIL; the JIT starts on the first compile
   if (done) return;
@@ -252,7 +249,7 @@ void epochpp::runtime::registerRuntimeSymbols() {
   e.defineSymbol("ep_rt_int_truediv", reinterpret_cast<void*>(&ep_rt_int_truediv));
   e.defineSymbol("ep_rt_math_hypot", reinterpret_cast<void*>(&ep_rt_math_hypot));
   e.defineSymbol("ep_rt_parallel_for", reinterpret_cast<void*>(&ep_rt_parallel_for));
+  e.defineSymbol("ep_rt_gpu_for", reinterpret_cast<void*>(&ep_rt_gpu_for));  // gpu/launch.cpp
   e.defineSymbol("ep_rt_scratch", reinterpret_cast<void*>(&ep_rt_scratch));
   e.defineSymbol("ep_rt_scratch_free", reinterpret_cast<void*>(&ep_rt_scratch_free));
-  e.defineSymbol("ep_rt_gpu_for", reinterpret_cast<void*>(&ep_rt_gpu_for));
 }

@@ -15,7 +15,7 @@ import functools
 
 __version__ = "0.1.0"
 __all__ = ["jit", "explain", "settings", "enable", "disable", "level", "report", "profile", "parallel_map",
-           "prange", "__version__"]
+           "prange", "gpu_info", "gpu_stats", "__version__"]
 
 from .parallel_map import parallel_map  # noqa: E402 - binds the name over the submodule
 
@@ -97,6 +97,20 @@ def explain(fn) -> str:
 def settings():
     """Every epochpp setting: name, environment variable, default, description, current value."""
     return _native().settings()
+
+
+def gpu_info():
+    """The CUDA device Level 4 uses, as a dict: ``available`` and, when not, ``reason``; ``name``,
+    ``cc_major``/``cc_minor``, ``sm_count``, memory; the residency table's size; ``totals`` (as in
+    gpu_stats). The first call loads the CUDA driver (libcuda.so.1, or EPOCHPP_CUDA_LIBRARY)."""
+    return _native().gpu_info()
+
+
+def gpu_stats(reset=False):
+    """Level 4 statistics: ``{"total": {...}, "kernels": {name: {...}}}`` with launches, fallbacks,
+    the last fallback reason (with the loop's line), kernel and transfer seconds, bytes up/down and
+    residency hits. ``reset=True`` zeroes them after reading. See docs/gpu.md."""
+    return _native().gpu_stats(reset)
 
 
 def enable(level=None, include=()):

@@ -50,6 +50,7 @@ class Profile:
         self._main_tid = threading.get_native_id()
         self._t0 = time.perf_counter()
         self._c0 = _cpu()
+        self._gpu0 = core.gpu_stats()["total"]  # the profile's gpu section is the change over the run
         self._sampler = core.Sampler(self.interval_ms / 1000.0, self.watch_ms / 1000.0)
         self._sampler.start()
         return self
@@ -58,6 +59,7 @@ class Profile:
         if self._sampler is None:
             return self
         self._sampler.stop()
+        self._gpu_add(self._gpu_delta())
         self.wall_s += time.perf_counter() - self._t0
         self.cpu_s += _cpu() - self._c0
         raw, codes = self._sampler.take()
@@ -75,6 +77,7 @@ class Profile:
             raw, codes = self._sampler.take()
             self._samples.extend(raw)
             self._codes = codes
+            self._gpu_add(self._gpu_delta())
             now = time.perf_counter()
             self.wall_s += now - self._t0
             self._t0 = now
@@ -83,6 +86,35 @@ class Profile:
             self._c0 = c
             self._attr = self._hotspots = None
         return self
+
+    # -- Level 4: what the GPU runtime did during the profiled run (gpu_stats totals, as a difference)
+    _GPU_KEYS = ("launches", "fallbacks", "kernel_s", "transfer_s", "bytes_up", "bytes_down")
+
+    def _gpu_delta(self):
+        from .. import _native
+        now = _native().gpu_stats()["total"]
+        before, self._gpu0 = getattr(self, "_gpu0", now), now
+        d = {k: now[k] - before[k] for k in self._GPU_KEYS}
+        if now["fallbacks"] > before["fallbacks"]:
+            d["last_reason"] = now["last_reason"]
+        return d
+
+    def _gpu_add(self, d):
+        g = getattr(self, "_gpu", None) or {k: 0 for k in self._GPU_KEYS}
+        for k in self._GPU_KEYS:
+            g[k] += d[k]
+        if d.get("last_reason"):
+            g["last_reason"] = d["last_reason"]
+        g.setdefault("last_reason", "")
+        self._gpu = g
+
+    @property
+    def gpu(self) -> dict:
+        """Level 4 during the run: launches, fallbacks (and the last reason), kernel and transfer seconds,
+        bytes up and down."""
+        g = dict(getattr(self, "_gpu", None) or {k: 0 for k in self._GPU_KEYS})
+        g.setdefault("last_reason", "")
+        return g
 
     def __enter__(self):
         return self.start()

@@ -25,7 +25,25 @@ def to_dict(prof):
         "breakdown": {k: round(v, 6) for k, v in prof.breakdown.items()},
         "hotspots": [dict(h.to_json(), **({"status": h.status} if h.status else {})) for h in prof.hotspots],
         "functions": list(getattr(prof, "functions", [])),  # what epochpp did with each function it handled
+        "gpu": _gpu_json(prof.gpu),
     }
+
+
+def _gpu_json(g):
+    return {"kernel_s": round(g["kernel_s"], 6), "transfer_s": round(g["transfer_s"], 6), "bytes_up": int(g["bytes_up"]),
+            "bytes_down": int(g["bytes_down"]), "launches": int(g["launches"]), "fallbacks": int(g["fallbacks"]),
+            "last_reason": g["last_reason"]}
+
+
+def gpu_line(g):
+    """One line on Level 4 for the text report, or None when the GPU runtime was not called."""
+    if not g["launches"] and not g["fallbacks"]:
+        return None
+    line = (f"  GPU: {g['launches']} launches, {g['kernel_s'] * 1e3:.1f} ms in kernels, "
+            f"{g['transfer_s'] * 1e3:.1f} ms moving {(g['bytes_up'] + g['bytes_down']) / 1e6:.1f} MB")
+    if g["fallbacks"]:
+        line += f"; {g['fallbacks']} ran on the CPU instead (last: {g['last_reason']})"
+    return line
 
 
 def _use_color(file):
@@ -57,6 +75,9 @@ def render(prof, file=None, color=None, top=8):
         if v < 0.0005 and k not in ("python", "native", "compiled"):
             continue
         lines.append(f"  {k:9} {c(_COLORS[k], bar(v))} {100 * v:5.1f}%")
+    g = gpu_line(prof.gpu)
+    if g:
+        lines.append(c(_COLORS["gpu"], g))
     hs = prof.hotspots[:top]
     lines += ["", c("1", "Top hotspots")]
     if not hs:
