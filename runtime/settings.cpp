@@ -24,6 +24,11 @@ const std::vector<Setting>& all() {
       {"cache_dir", "EPOCHPP_CACHE_DIR", "", "directory of the on-disk object cache (empty: ~/.cache/epochpp)"},
       {"gpu_min_elements", "EPOCHPP_GPU_MIN_ELEMENTS", "100000", "smallest array work offloaded to a GPU at Level 4"},
       {"max_signatures", "EPOCHPP_MAX_SIGNATURES", "64", "specialisations kept per function before falling back"},
+      {"parallel_backend", "EPOCHPP_PARALLEL_BACKEND", "local",
+       "parallel_map's backend when none is given: local (this machine) or dask (a Dask cluster)"},
+      {"dask_address", "EPOCHPP_DASK_ADDRESS", "",
+       "the Dask scheduler parallel_map(backend='dask') connects to when given no client (tcp://host:8786)"},
+      {"progress", "EPOCHPP_PROGRESS", "", "1: parallel_map on Dask always shows progress on stderr; 0: never; empty: on a terminal"},
   };
   return table;
 }
