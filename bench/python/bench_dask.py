@@ -11,12 +11,14 @@ table shows the medians:
 * Python: ``word_score(n)``, a dict and ``str``, which runs in the interpreter. Serial is a
   list comprehension; local is ``parallel_map`` (its process pool).
 
-The Dask rows use a ``LocalCluster`` of 1 and 2 worker processes with 1 thread each, on
-loopback: the same cores as the local rows, so they show Dask's cost and its scaling with
-workers, not a bigger machine. Ratios are against the serial row of the same workload.
+The Dask rows use ``LocalCluster``s on loopback: 1 and 2 worker processes with 1 thread
+each, and 1 process with 2 threads. They run on the same cores as the local rows, so they
+show Dask's cost and its scaling with workers, not a bigger machine. Ratios are against the serial row of the same workload.
 Needs dask[distributed] (pip install "epochpp[dask]").
 """
 import argparse
+import contextlib
+import functools
 import os
 import statistics
 import sys
@@ -26,6 +28,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "python"))
 
 import epochpp  # noqa: E402
+
+SHAPES = ((1, 1), (2, 1), (1, 2))  # LocalClusters: (worker processes, threads per worker)
+
+
+def _shape(workers, threads):
+    return f"dask, {workers} worker{'s' if workers > 1 else ''} x {threads} thread{'s' if threads > 1 else ''}"
 
 
 def collatz_steps(n):
@@ -68,20 +76,23 @@ def main():
     }
     expected = {name: serial(items) for name, (_, items, serial) in workloads.items()}
     t0 = time.perf_counter()
-    # Both clusters run for the whole benchmark and every round times each row once, so the
+    # The clusters run for the whole benchmark and every round times each row once, so the
     # rows of one round share the machine's load (an idle worker costs a heartbeat).
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0") as one, Client(one) as client1, \
-         LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=":0") as two, Client(two) as client2:
+    with contextlib.ExitStack() as stack:
+        clients = {}
+        for workers, threads in SHAPES:
+            cluster = stack.enter_context(LocalCluster(
+                n_workers=workers, threads_per_worker=threads, processes=True, host="127.0.0.1",
+                dashboard_address=":0"))
+            clients[workers, threads] = stack.enter_context(Client(cluster, set_as_default=False))
         startup = time.perf_counter() - t0
         rows = {}  # (workload, how) -> list of seconds
         for name, (fn, items, serial) in workloads.items():
             local = "oneTBB" if name == "compiled" else "process pool"
             hows = {"serial": lambda: serial(items),
-                    f"local parallel_map ({local})": lambda: epochpp.parallel_map(fn, items),
-                    "dask, 1 worker": lambda: epochpp.parallel_map(fn, items, client=client1),
-                    "dask, 2 workers": lambda: epochpp.parallel_map(fn, items, client=client2)}
+                    f"local parallel_map ({local})": lambda: epochpp.parallel_map(fn, items)}
+            for (workers, threads), client in clients.items():
+                hows[_shape(workers, threads)] = functools.partial(epochpp.parallel_map, fn, items, client=client)
             for how, call in hows.items():  # warm-up: compile, start the pool, ship the function
                 assert call() == expected[name], (name, how)
                 rows[name, how] = []
@@ -93,15 +104,15 @@ def main():
     rows = [(name, how, statistics.median(ts)) for (name, how), ts in rows.items()]
     base = {name: t for name, how, t in rows if how == "serial"}
     print(f"# parallel_map backends: {a.items} items, {os.cpu_count()} CPUs, median of {a.repeat} rounds "
-          f"(both LocalClusters started in {startup:.2f} s)")
+          f"({len(SHAPES)} LocalClusters started in {startup:.2f} s)")
     print("| workload | how | time (s) | speedup vs serial |")
     print("|---|---|---|---|")
     for name, how, t in rows:
         print(f"| {name} | {how} | {t:.3f} | {base[name] / t:.2f}x |")
+    times = {(n, h): t for n, h, t in rows}
     for name in workloads:
-        one = next(t for n, h, t in rows if n == name and h == "dask, 1 worker")
-        two = next(t for n, h, t in rows if n == name and h == "dask, 2 workers")
-        print(f"{name}: dask 2 workers / 1 worker scaling {one / two:.2f}x")
+        one, two = times[name, _shape(1, 1)], times[name, _shape(2, 1)]
+        print(f"{name}: Dask scaling from 1 to 2 workers: {one / two:.2f}x")
     sys.modules["epochpp.parallel_map"].shutdown()  # the local process pool
 
 

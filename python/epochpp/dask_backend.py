@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import types
+import uuid
 
 from .parallel_map import _describe, _is_dispatcher, setting
 
@@ -49,15 +50,16 @@ def run(fn, calls, client=None, progress=None):
                               f"an argument of items {start}..{end - 1} cannot be sent to the Dask workers"))
     fn_payload = _function_payload(fn, sources)
 
-    import uuid
-
     name = f"epochpp.parallel_map-{getattr(fn, '__name__', type(fn).__name__)}-{uuid.uuid4().hex[:8]}"
-    futures = [client.submit(_run_batch, fn_payload, start, batch, key=(name, b), pure=False,
-                             priority=len(batches) - b)
+    # Each task is pickle.loads(bytes that call _run_batch when unpickled): the scheduler, which
+    # unpickles the tasks it receives, then needs no epochpp, only Dask.
+    futures = [client.submit(pickle.loads, pickle.dumps(_BatchCall(fn_payload, start, batch),
+                                                        pickle.HIGHEST_PROTOCOL),
+                             key=(name, b), pure=False, priority=len(batches) - b)
                for b, (start, batch) in enumerate(zip(starts, batches))]
     shown = _Progress(progress, len(calls), len(client.nthreads()), fn)
     try:
-        return _collect(distributed, client, futures, starts, len(calls), shown, fn)
+        return _collect(distributed, client, futures, shown, fn)
     except BaseException:
         # Released, the batches not started are dropped; running ones finish, unread. Not
         # client.cancel(): it tells every client of the scheduler, and a client connecting at
@@ -82,6 +84,7 @@ def _import_distributed():
 
 _clients = {}  # address -> the Client this process opened for EPOCHPP_DASK_ADDRESS
 _clients_lock = threading.Lock()
+_exit_hook = False
 
 
 def _client(distributed, client):
@@ -105,6 +108,7 @@ def _client(distributed, client):
 
 
 def _connect(distributed, address):
+    global _exit_hook
     with _clients_lock:
         client = _clients.get(address)
         if client is not None and client.status == "running":
@@ -115,10 +119,11 @@ def _connect(distributed, address):
             raise OSError(f"epochpp.parallel_map: cannot reach the Dask scheduler at {address} "
                           f"(EPOCHPP_DASK_ADDRESS): {e}. Start one with `dask scheduler` and workers "
                           f"with `dask worker {address}`, or fix the address") from e
-        if not _clients:
+        if not _exit_hook:
             import atexit
 
             atexit.register(shutdown)
+            _exit_hook = True
         _clients[address] = client
         return client
 
@@ -297,6 +302,16 @@ def _worker_name() -> str:
         return f"process {os.getpid()}"
 
 
+class _BatchCall:
+    """Unpickled on a worker, it is ``_run_batch(*args)``: the call happens as it unpickles."""
+
+    def __init__(self, *args):
+        self.args = args
+
+    def __reduce__(self):
+        return _run_batch, self.args
+
+
 def _run_batch(fn_payload, start, batch):
     """On a worker: the results of one batch, or its first failure, as cloudpickle bytes."""
     import cloudpickle
@@ -359,7 +374,7 @@ class _WorkerTraceback(Exception):
         return f'\n"""\n{self.tb}"""'
 
 
-def _collect(distributed, client, futures, starts, n_items, shown, fn):
+def _collect(distributed, client, futures, shown, fn):
     batch_of = {f.key: b for b, f in enumerate(futures)}
     results = [None] * len(futures)  # each: the list of a finished batch
     failures = {}  # batch -> (item index, exception, traceback text) or a failed future

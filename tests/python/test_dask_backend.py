@@ -7,11 +7,13 @@ dask_helpers.py and parallel_map_helpers.py: the workers import them by name.
 import linecache
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -167,6 +169,38 @@ def test_a_module_the_workers_cannot_import(client, tmp_path, monkeypatch):
     assert any("install the modules they need on every worker" in n for n in info.value.__notes__)
 
 
+def test_a_scheduler_and_worker_without_this_epochpp(tmp_path, no_cluster_settings):
+    """`dask scheduler` and `dask worker` processes that import a different epochpp (one with
+    no dask_backend): the scheduler takes the tasks anyway (it needs only Dask), and the
+    worker's failure says to install epochpp on the workers."""
+    distributed = pytest.importorskip("distributed")
+    other = tmp_path / "other_epochpp"
+    (other / "epochpp").mkdir(parents=True)
+    (other / "epochpp" / "__init__.py").write_text("# an epochpp without dask_backend\n")
+    env = dict(os.environ, PYTHONPATH=str(other))
+    scheduler_file = tmp_path / "scheduler.json"
+    common = ["--scheduler-file", str(scheduler_file), "--dashboard-address", ":0"]
+    processes = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                   "--port", "0", *common], env=env, stderr=subprocess.DEVNULL)]
+    try:
+        processes.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", "--nthreads", "1",
+                                           "--no-nanny", *common], env=env, stderr=subprocess.DEVNULL))
+        with distributed.Client(scheduler_file=str(scheduler_file), set_as_default=False, timeout=60) as c:
+            c.wait_for_workers(1, timeout=60)
+            with pytest.raises(ModuleNotFoundError, match="epochpp") as info:
+                epochpp.parallel_map(h.square, range(4), client=c)
+        assert any("the Dask workers need epochpp installed, the same version as here" in n
+                   for n in info.value.__notes__)
+    finally:
+        for p in reversed(processes):  # the worker first: it closes cleanly while the scheduler runs
+            p.terminate()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
 # --- finding the cluster ------------------------------------------------------------------
 
 def test_epochpp_dask_address_and_backend_settings(cluster, monkeypatch, no_cluster_settings):
@@ -298,3 +332,39 @@ def _steps(k):
         m = m // 2 if m % 2 == 0 else 3 * m + 1
         n += 1
     return n
+
+
+# --- Ctrl-C (last: the batches it leaves running finish on the workers) --------------------
+
+def test_ctrl_c_stops_the_wait_at_once(cluster, tmp_path):
+    """5 s of items on 2 workers; SIGINT after the first batches started: KeyboardInterrupt
+    reaches the script at once, and it exits."""
+    script = tmp_path / "interrupted.py"
+    script.write_text(textwrap.dedent(f"""\
+        import time
+        import distributed
+        import epochpp
+        import parallel_map_helpers as h
+
+        client = distributed.Client({cluster.scheduler_address!r})
+        print("ready", flush=True)
+        t0 = time.perf_counter()
+        try:
+            epochpp.parallel_map(h.sleep_for, [0.1] * 100, client=client)
+        except KeyboardInterrupt:
+            print(f"interrupted after {{time.perf_counter() - t0:.2f}} s", flush=True)
+        """))
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([PYTHON_DIR, here]))
+    p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    try:
+        assert p.stdout.readline() == "ready\n"
+        time.sleep(0.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+    finally:
+        p.kill()
+    assert p.returncode == 0, err
+    seconds = float(out.split("interrupted after ")[1].split()[0])
+    assert seconds < 3.0, out
