@@ -32,6 +32,11 @@ const std::vector<Setting>& all() {
       {"cuda_library", "EPOCHPP_CUDA_LIBRARY", "libcuda.so.1", "the CUDA driver library loaded for Level 4 (read once)"},
       {"gpu_arch", "EPOCHPP_GPU_ARCH", "", "PTX target of Level 4 kernels, e.g. sm_90 (empty: the device's, or sm_90 without one)"},
       {"max_signatures", "EPOCHPP_MAX_SIGNATURES", "64", "specialisations kept per function before falling back"},
+      {"parallel_backend", "EPOCHPP_PARALLEL_BACKEND", "local",
+       "parallel_map's backend when none is given: local (this machine) or dask (a Dask cluster)"},
+      {"dask_address", "EPOCHPP_DASK_ADDRESS", "",
+       "the Dask scheduler parallel_map(backend='dask') connects to when given no client (tcp://host:8786)"},
+      {"progress", "EPOCHPP_PROGRESS", "", "1: parallel_map on Dask always shows progress on stderr; 0: never; empty: on a terminal"},
   };
   return table;
 }

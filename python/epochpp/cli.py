@@ -63,6 +63,9 @@ def _setup_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--html", metavar="F", help="write an HTML report (with --compare: side by side)")
     parser.add_argument("--interval", metavar="MS", type=float, default=10.0, help="sampling interval (ms, default 10)")
     parser.add_argument("--report", action="store_true", help="print the profile after the run")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="run the script's epochpp.parallel_map calls on the Dask cluster whose scheduler "
+                             "is at ADDRESS (tcp://host:8786); see docs/dask.md")
     parser.add_argument("--no-report", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("script", help="the Python script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the script")
@@ -79,6 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not os.path.isfile(args.script):
         print(f"epochpp run: no such script: {args.script}", file=sys.stderr)
         return 2
+    if args.cluster is not None and not _use_cluster(args.cluster):
+        return 2
     from epochpp import runner
 
     if args.compare:
@@ -92,6 +97,24 @@ def cmd_run(args: argparse.Namespace) -> int:
             prof.report(file=sys.stderr)
         _write_outputs(prof, args)
     return code
+
+
+def _use_cluster(address: str) -> bool:
+    """--cluster: parallel_map defaults to the dask backend at ADDRESS, in this process and in
+    the child runs of --compare (they inherit the environment)."""
+    import importlib.util
+    import os
+
+    if not address.strip():
+        print("epochpp run: --cluster needs the scheduler's address, e.g. tcp://host:8786", file=sys.stderr)
+        return False
+    if importlib.util.find_spec("distributed") is None:
+        print('epochpp run: --cluster needs dask.distributed, which is not installed: '
+              'pip install "epochpp[dask]"  (or: pip install "dask[distributed]")', file=sys.stderr)
+        return False
+    os.environ["EPOCHPP_DASK_ADDRESS"] = address.strip()
+    os.environ["EPOCHPP_PARALLEL_BACKEND"] = "dask"
+    return True
 
 
 # --------------------------------------------------------------------------- profile

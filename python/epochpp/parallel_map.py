@@ -13,6 +13,8 @@ Two paths, chosen per call (docs/parallel_map.md says why, with measurements):
 
 Results come back in order; the exception of the lowest-index failing item is raised with
 its own type and message; Ctrl-C terminates the workers and raises KeyboardInterrupt.
+
+``backend="dask"`` sends the calls to a Dask cluster instead: dask_backend.py, docs/dask.md.
 """
 from __future__ import annotations
 
@@ -28,25 +30,38 @@ import warnings
 
 __all__ = ["parallel_map"]
 
+BACKENDS = ("local", "dask")
+
 _CHUNKS_PER_WORKER = 4  # a few chunks per worker: balances uneven items, keeps IPC low
 _JIT_ATTR = "_epochpp_parallel_map_jit"  # the cached epochpp.jit wrapper of a plain function
 
 
-def parallel_map(fn, *iterables):
+def parallel_map(fn, *iterables, backend=None, client=None, progress=None):
     """Return ``list(map(fn, *iterables))``, computed on all cores; results are in order.
 
     Several iterables are zipped, stopping at the shortest, as in ``map``. Workers:
     ``EPOCHPP_NUM_THREADS`` (0 or unset: all cores). An exception raised for an item reaches
     the caller with its type and message (the lowest-index failing item's); Ctrl-C stops the
     workers and raises KeyboardInterrupt. See docs/parallel_map.md.
+
+    ``backend``: ``"local"`` (this machine) or ``"dask"`` (a Dask cluster: ``client``, else
+    ``EPOCHPP_DASK_ADDRESS``, else the default Dask client; see docs/dask.md). Unset, it is
+    ``"dask"`` when a ``client`` is given, else ``EPOCHPP_PARALLEL_BACKEND`` (default
+    ``"local"``). ``progress`` (True/False; None: ``EPOCHPP_PROGRESS``, else shown on a
+    terminal for maps longer than a second) is a line on stderr, for the dask backend.
     """
     if not callable(fn):
         raise TypeError(f"parallel_map(): {type(fn).__name__!r} object is not callable")
     if not iterables:
         raise TypeError("parallel_map() must have at least two arguments: fn and an iterable")
+    backend = _backend(backend, client)
     calls = list(zip(*iterables))
     if not calls:
         return []
+    if backend == "dask":
+        from . import dask_backend
+
+        return dask_backend.run(fn, calls, client=client, progress=progress)
     _refuse_while_worker_imports_main()
 
     dispatcher = _dispatcher_for(fn)
@@ -74,15 +89,38 @@ def parallel_map(fn, *iterables):
     return _run_pool(payloads, size, fn)
 
 
-def num_workers() -> int:
-    """Workers parallel_map uses: EPOCHPP_NUM_THREADS, 0/unset/not a number meaning all cores."""
+def _backend(backend, client) -> str:
+    """The backend a call uses: see parallel_map's docstring."""
+    where = "backend="
+    if backend is None:
+        if client is not None:
+            return "dask"
+        backend = setting("parallel_backend", "EPOCHPP_PARALLEL_BACKEND", "local").strip().lower() or "local"
+        where = "EPOCHPP_PARALLEL_BACKEND="
+    if backend not in BACKENDS:
+        raise ValueError(f"epochpp.parallel_map: {where}{backend!r} is not a backend; choose 'local' "
+                         "(this machine's cores) or 'dask' (a Dask cluster, see docs/dask.md)")
+    if backend == "local" and client is not None:
+        raise ValueError("epochpp.parallel_map: client= is for backend='dask' (the local backend "
+                         "runs on this machine)")
+    return backend
+
+
+def setting(name, env, default="") -> str:
+    """A setting of the registry (runtime/settings.cpp), or its environment variable when the
+    built core is missing or older than the setting."""
     try:
         from . import _native
-        raw = _native().get_setting("num_threads")
-    except Exception:  # noqa: BLE001 - no built core (or no registry): read the variable
-        raw = os.environ.get("EPOCHPP_NUM_THREADS", "")
+        return str(_native().get_setting(name))
+    except Exception:  # noqa: BLE001 - no built core, or it does not know this setting
+        return os.environ.get(env, default)
+
+
+def num_workers() -> int:
+    """Workers parallel_map uses: EPOCHPP_NUM_THREADS, 0/unset/not a number meaning all cores."""
+    raw = setting("num_threads", "EPOCHPP_NUM_THREADS")
     try:
-        n = int(str(raw).strip() or "0")
+        n = int(raw.strip() or "0")
     except ValueError:
         n = 0
     return n if n > 0 else _cpu_count()
