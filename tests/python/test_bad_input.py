@@ -439,3 +439,428 @@ def test_offsets_beyond_2_31_bytes(big_bytes, level):
     for fn, make in cases:
         same_huge(fn, make, level)
     assert f64[2 ** 28 + 5] == 2.5 and f64[-1] == -1.5 and boolean[2 ** 31 + 7]
+
+
+# ---------------------------------------------------------------------- read-only arrays
+def readonly(a):
+    a.setflags(write=False)
+    return a
+
+
+def ro_view(shape=(6,)):
+    """A view of a read-only base: not writeable either."""
+    base = readonly(halves(int(np.prod(shape)) + 1))
+    return base[1:].reshape(shape)
+
+
+def fill_then_fail(a, out):
+    for i in range(len(a)):
+        out[i] = a[i]
+    return out
+
+
+def test_read_only_arrays(level):
+    # reading runs natively
+    same(array_sum, lambda: (readonly(halves(6)),), level, native=True)
+    same(np_funcs, lambda: (readonly(halves(6)),), level, native=True)
+    same(kernel2d, lambda: (readonly(halves(6).reshape(2, 3)),), level, native=True)
+    same(array_sum, lambda: (ro_view(),), level, native=True)
+    # writing raises NumPy's ValueError (writes to the other arrays before it stay made)
+    same(array_scale, lambda: (halves(4), readonly(np.zeros(4))), level)
+    same(array_scale, lambda: (halves(4), ro_view((4,))), level)
+    same(write2d, lambda: (halves(6).reshape(2, 3), readonly(np.zeros((2, 3)))), level)
+    same(heavy_map, lambda: (halves(64), readonly(np.zeros(64))), level)
+    same(put, lambda: (readonly(np.zeros(3)), 1, 2.0), level)
+    same(put, lambda: (readonly(np.zeros(3)), 7, 2.0), level)  # IndexError? CPython says which comes first
+    # a read-only output is fine when nothing is written
+    same(array_scale, lambda: (halves(0), readonly(np.zeros(4))), level)
+    # the same array object, writeable again after a read-only call: a new signature
+    a = halves(4)
+    a.setflags(write=False)
+    with pytest.raises(ValueError, match="assignment destination is read-only"):
+        disp(array_scale, level)(halves(4), a)
+    a.setflags(write=True)
+    assert disp(array_scale, level)(halves(4), a) is a and list(a) == [0.0, 1.0, 2.0, 3.0]
+
+
+# ------------------------------------------------------------ byte order, layout, odd arrays
+def byteswapped(dtype, n=6):
+    return halves(n).astype(np.dtype(dtype).newbyteorder(">" if sys.byteorder == "little" else "<"))
+
+
+@pytest.mark.parametrize("dtype", ["f8", "i4", "i8", "f4"])
+def test_non_native_byte_order(dtype, level):
+    for fn in (array_sum, np_funcs):
+        same(fn, lambda: (byteswapped(dtype),), level)
+    same(kernel2d, lambda: (byteswapped(dtype).reshape(2, 3),), level)
+    same(array_scale, lambda: (byteswapped(dtype), np.zeros(6)), level)
+    same(array_scale, lambda: (halves(6), byteswapped(dtype)), level)
+
+
+def unaligned(n=6):
+    raw = np.zeros(n * 8 + 1, np.uint8)[1:]
+    a = raw.view(np.float64)
+    a[:] = halves(n)
+    return a
+
+
+def test_unaligned_arrays(level):
+    same(array_sum, lambda: (unaligned(),), level)
+    same(array_scale, lambda: (halves(6), unaligned()), level)
+
+
+VIEWS = {
+    "strided": lambda: halves(12)[::2],
+    "reversed": lambda: halves(6)[::-1],
+    "reversed-strided": lambda: halves(12)[::-3],
+    "fortran": lambda: np.asfortranarray(halves(6).reshape(2, 3)),
+    "transposed": lambda: halves(6).reshape(2, 3).T,
+    "column-slice": lambda: halves(12).reshape(3, 4)[:, ::2],
+    "negative-2d": lambda: halves(12).reshape(3, 4)[::-1, ::-2],
+    "broadcast": lambda: np.broadcast_to(halves(3), (4, 3)),
+    "zero-stride-1d": lambda: huge_virtual((5,)),
+}
+
+
+@pytest.mark.parametrize("name", VIEWS)
+def test_views_and_layouts(name, level):
+    make = VIEWS[name]
+    nd = make().ndim
+    for fn, native in ((array_sum, nd == 1), (np_funcs, True), (kernel2d, nd == 2)):
+        same(fn, lambda: (make(),), level, native=native)
+    a = make()
+    if a.flags.writeable:
+        same(array_scale, lambda: (halves(len(a)), make()), level, native=a.ndim == 1)
+        if a.ndim == 2:
+            same(write2d, lambda: (np.ones(a.shape), make()), level, native=True)
+
+
+class ArraySub(np.ndarray):
+    pass
+
+
+def structured():
+    return np.zeros(3, dtype=[("x", "f8"), ("y", "i4")])
+
+
+ODD_ARRAYS = {
+    "object": lambda: halves(4).astype(object),
+    "object-mixed": lambda: np.array([1, 2.5, "x", None], dtype=object),
+    "structured": structured,
+    "zero-d-float": lambda: np.array(2.5),
+    "zero-d-int": lambda: np.array(3),
+    "4-d": lambda: halves(16).reshape(2, 2, 2, 2),
+    "datetime": lambda: np.array(["2020-01-01", "2021-01-01"], dtype="datetime64[D]"),
+    "timedelta": lambda: np.array([1, 2], dtype="timedelta64[s]"),
+    "strings": lambda: np.array(["a", "bc"]),
+    "bytes": lambda: np.array([b"a", b"bc"]),
+    "matrix-subclass": lambda: np.asmatrix(halves(6).reshape(2, 3)),
+    "ndarray-subclass": lambda: halves(4).view(ArraySub),
+    "recarray": lambda: np.rec.array([(1.0, 2)], dtype=[("x", "f8"), ("y", "i4")]),
+    "longlong": lambda: np.arange(4, dtype=np.longlong),
+    "metadata-dtype": lambda: halves(4).astype(np.dtype(np.float64, metadata={"unit": "m"})),
+}
+
+
+@pytest.mark.parametrize("name", ODD_ARRAYS)
+def test_odd_arrays(name, level):
+    make = ODD_ARRAYS[name]
+    for fn in (array_sum, np_funcs, kernel2d, first_row):
+        same(fn, lambda: (make(),), level)
+    same(array_scale, lambda: (make(), np.zeros(4)), level)
+    same(array_scale, lambda: (halves(2), make()), level)
+
+
+def first_row(a):
+    return a[0]
+
+
+# --------------------------------------------------------------------- every dtype
+ALL_DTYPES = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+              np.float16, np.float32, np.float64, np.complex64, np.complex128, np.longlong, np.intc]
+COMPILED_DTYPES = {np.bool_, np.int32, np.int64, np.float32, np.float64, np.intc}
+
+
+def values(dtype, n=6):
+    v = np.array([3.5, -2.25, 0.0, 7.0, -0.0, 100.75, 1.5, -9.0][:n])
+    if np.dtype(dtype).kind in "ub":
+        v = np.abs(v)
+    return v.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ALL_DTYPES, ids=lambda d: np.dtype(d).name + ("-ll" if d is np.longlong else ""))
+def test_every_dtype(dtype, level):
+    compiled = dtype in COMPILED_DTYPES
+    with np.errstate(all="ignore"):
+        same(array_sum, lambda: (values(dtype),), level, native=compiled)
+        same(np_funcs, lambda: (values(dtype),), level, native=compiled and dtype is not np.bool_)
+        same(kernel2d, lambda: (values(dtype).reshape(2, 3),), level, native=compiled)
+        same(first_row, lambda: (values(dtype).reshape(2, 3),), level, native=compiled)
+        same(first_row, lambda: (values(dtype),), level, native=compiled)
+        same(array_scale, lambda: (values(dtype), np.zeros(6, dtype)), level, native=compiled)
+        same(array_scale, lambda: (values(dtype), np.zeros(6)), level, native=compiled)
+        same(array_scale, lambda: (values(np.float64), np.zeros(6, dtype)), level, native=False)
+        same(write2d, lambda: (values(dtype).reshape(2, 3), np.zeros((2, 3), dtype)), level, native=False)
+
+
+SPECIAL = [np.nan, np.inf, -np.inf, 1e10, -1e10, 2.0 ** 31, -2.0 ** 31 - 1, 2.0 ** 63, -2.0 ** 63, 2.0 ** 64, 1e300,
+           -0.0, 0.999, -0.999, 2.0 ** 31 - 0.5]
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_, np.float32, np.int8, np.uint64])
+@pytest.mark.parametrize("v", SPECIAL, ids=repr)
+def test_float_into_other_dtypes(dtype, v, level):
+    # item assignment of a float (Python float and np.float64) into arrays of other dtypes:
+    # truncation, NaN -> ValueError, infinities and out-of-range values as NumPy does
+    with np.errstate(all="ignore"):
+        same(put, lambda: (np.zeros(3, dtype), 1, v), level)
+        same(put, lambda: (np.zeros(3, dtype), 1, np.float64(v)), level)
+        same(put, lambda: (np.zeros(3, dtype), 1, np.float32(v)), level)
+        same(array_scale, lambda: (np.array([1.0, v / 2, 3.0]), np.zeros(3, dtype)), level)
+
+
+INT_VALUES = [2 ** 31, -2 ** 31 - 1, 2 ** 31 - 1, -2 ** 31, 2 ** 63 - 1, -2 ** 63, 2 ** 63, 2 ** 64, -1, 255, 256, True]
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_, np.float32, np.float64, np.uint8, np.uint64])
+@pytest.mark.parametrize("v", INT_VALUES, ids=repr)
+def test_ints_into_arrays(dtype, v, level):
+    with np.errstate(all="ignore"):
+        same(put, lambda: (np.zeros(3, dtype), 1, v), level)
+        same(put, lambda: (np.zeros(3, dtype), 1, np.int64(v) if -2 ** 63 <= v < 2 ** 63 else v), level)
+        same(put, lambda: (np.zeros(3, dtype), 1, np.int32(v) if -2 ** 31 <= v < 2 ** 31 else v), level)
+
+
+BAD_INDICES = [1.0, np.float64(1), "1", None, (1,), [1], np.array(1), np.array([1]), np.True_, True, 1 + 0j,
+               2 ** 63, -2 ** 63 - 1, np.uint64(1), np.int8(-1), IntSub(1), 3, -4]
+
+
+@pytest.mark.parametrize("i", BAD_INDICES, ids=_vid)
+def test_bad_indices(i, level):
+    same(at, lambda: (halves(3), i), level)
+    same(put, lambda: (halves(3), i, 5.0), level)
+    same(at2, lambda: (halves(6).reshape(2, 3), i, 0), level)
+    same(at2, lambda: (halves(6).reshape(2, 3), 0, i), level)
+
+
+# ----------------------------------------------------------- arrays that alias each other
+N_PAR = 4096  # enough iterations for 256 chunks
+
+
+def _shifted(k, n=N_PAR):
+    def make():
+        base = halves(n + abs(k))
+        return (base[:n], base[k:k + n]) if k >= 0 else (base[-k:], base[:n])
+    make.__name__ = f"shift{k}"
+    return make
+
+
+ALIAS_CASES = {
+    "out=a[1:]": _shifted(1),
+    "out=a[-1:]": _shifted(-1),
+    "out=a[3:]": _shifted(3),
+    "same-array": lambda: (lambda a: (a, a))(halves(N_PAR)),
+    "reversed": lambda: (lambda a: (a, a[::-1]))(halves(N_PAR)),
+    "strided-same-start": lambda: (lambda b: (b[:N_PAR], b[::2]))(halves(2 * N_PAR)),
+    "zero-stride-out": lambda: (halves(N_PAR), as_strided(np.zeros(1), shape=(N_PAR,), strides=(0,))),
+    "zero-stride-in": lambda: (as_strided(np.full(1, 2.5), shape=(N_PAR,), strides=(0,)), np.zeros(N_PAR)),
+    "overlapping-rows": lambda: (halves(N_PAR), as_strided(np.zeros(N_PAR // 2 + 1), shape=(N_PAR,), strides=(4,))),
+}
+
+
+@pytest.mark.parametrize("name", ALIAS_CASES)
+@pytest.mark.parametrize("fn", [array_scale, heavy_map, heavy_two_writes], ids=lambda f: f.__name__)
+def test_aliasing_arguments(fn, name, level):
+    # element by element what CPython computes, whatever order the compiled loop runs in
+    make = ALIAS_CASES[name]
+    same(fn, make, level, native=name != "overlapping-rows")  # unaligned float64: the interpreter
+
+
+def test_heavy_map_is_parallel():
+    # the aliasing cases above are only meaningful if Level 3 really runs this loop in parallel
+    f = epochpp.jit(heavy_map, level=3)
+    f(halves(8), np.zeros(8))
+    assert "1 loop(s) run on all cores" in f.explain(), f.explain()
+    g = epochpp.jit(heavy_two_writes, level=3)
+    g(np.zeros(8), np.zeros(8))
+    assert "1 loop(s) run on all cores" in g.explain(), g.explain()
+
+
+def rows2d(m, out):
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            out[i, j] = m[i, j] * 2.0 + out[i, j]
+    return out
+
+
+ALIAS_2D = {
+    "same": lambda: (lambda m: (m, m))(halves(64 * 64).reshape(64, 64)),
+    "transposed": lambda: (lambda m: (m, m.T))(halves(64 * 64).reshape(64, 64)),
+    "shifted-rows": lambda: (lambda m: (m[1:], m[:-1]))(halves(65 * 64).reshape(65, 64)),
+    "out-zero-stride-rows": lambda: (halves(64 * 64).reshape(64, 64),
+                                     as_strided(np.zeros(64), shape=(64, 64), strides=(0, 8))),
+    "out-overlapping-rows": lambda: (halves(64 * 64).reshape(64, 64),
+                                     as_strided(np.zeros(64 * 2 + 64), shape=(64, 64), strides=(16, 8))),
+}
+
+
+@pytest.mark.parametrize("name", ALIAS_2D)
+def test_aliasing_2d(name, level):
+    same(rows2d, ALIAS_2D[name], level, native=True)
+    same(write2d, ALIAS_2D[name], level, native=True)
+
+
+# --------------------------------------------------------- globals mutated between calls
+G_INT = 3
+G_FLOAT = 1.5
+G_ARR = np.arange(4.0)
+
+
+def uses_globals(a):
+    s = 0.0
+    for i in range(len(a)):
+        s += a[i] * G_INT + G_FLOAT
+    return s
+
+
+def uses_global_array(n):
+    s = 0.0
+    for i in range(n):
+        s += G_ARR[i]
+    return s
+
+
+THIS = sys.modules[__name__]
+
+
+@pytest.mark.parametrize("name,value", [
+    ("G_INT", 5), ("G_INT", 2.5), ("G_INT", True), ("G_INT", 2 ** 70), ("G_INT", -2 ** 63), ("G_INT", "x"),
+    ("G_INT", np.int32(7)), ("G_INT", np.float32(0.5)), ("G_INT", None), ("G_INT", halves(3)),
+    ("G_FLOAT", 0.25), ("G_FLOAT", -3), ("G_FLOAT", np.float64(2.5)), ("G_FLOAT", math.nan), ("G_FLOAT", [1]),
+], ids=lambda v: _vid(v) if not isinstance(v, str) else v)
+def test_global_rebound_between_calls(name, value, level, monkeypatch):
+    a = lambda: (halves(5),)  # noqa: E731
+    same(uses_globals, a, level, native=True)
+    monkeypatch.setattr(THIS, name, value)
+    with np.errstate(all="ignore"):
+        same(uses_globals, a, level)
+    monkeypatch.undo()
+    same(uses_globals, a, level, native=True)
+
+
+def test_global_deleted_and_restored(level, monkeypatch):
+    same(uses_globals, (halves(5),), level, native=True)
+    monkeypatch.delattr(THIS, "G_INT")
+    same(uses_globals, (halves(5),), level)  # NameError: name 'G_INT' is not defined
+    same(uses_globals, (halves(0),), level)  # never read: no error
+    monkeypatch.undo()
+    same(uses_globals, (halves(5),), level, native=True)
+
+
+def test_global_array_rebound_and_mutated(level, monkeypatch):
+    same(uses_global_array, (3,), level)
+    G_ARR[1] = 10.0  # mutated in place
+    try:
+        same(uses_global_array, (3,), level)
+    finally:
+        G_ARR[1] = 1.0
+    monkeypatch.setattr(THIS, "G_ARR", np.arange(2.0))
+    same(uses_global_array, (3,), level)  # IndexError now
+    monkeypatch.setattr(THIS, "G_ARR", (1.0, 2.0, 3.0))
+    same(uses_global_array, (3,), level)
+
+
+def test_global_rebound_many_times_stays_exact(level, monkeypatch):
+    d = disp(uses_globals, level)
+    for k in range(12):
+        monkeypatch.setattr(THIS, "G_INT", k)
+        assert d(halves(3)) == uses_globals(halves(3))
+
+
+# ------------------------------------------------------- functions redefined at run time
+def helper(x):
+    return x * 2.0
+
+
+def helper_other(x):
+    return x - 100.0
+
+
+def helper_int(x):
+    return 7
+
+
+def calls_helper(a):
+    s = 0.0
+    for i in range(len(a)):
+        s += helper(a[i])
+    return s
+
+
+def np_user(a):
+    return np.sum(np.sqrt(a)) + math.floor(2.5)
+
+
+def test_helper_rebound(level, monkeypatch):
+    same(calls_helper, (halves(4),), level, native=True)
+    for replacement in (helper_other, helper_int, epochpp.jit(helper_other), abs, float, 3, None, np.sqrt):
+        monkeypatch.setattr(THIS, "helper", replacement)
+        same(calls_helper, (halves(4),), level)
+    monkeypatch.delattr(THIS, "helper")
+    same(calls_helper, (halves(4),), level)  # NameError
+    monkeypatch.undo()
+    same(calls_helper, (halves(4),), level, native=True)
+
+
+def test_code_object_replaced(level):
+    # assigning __code__ (what IPython's autoreload does) is seen at the next call: of a callee
+    # and of the compiled function itself
+    saved = helper.__code__, calls_helper.__code__
+    d = disp(calls_helper, level)
+    try:
+        same(calls_helper, (halves(4),), level, native=True)
+        helper.__code__ = helper_other.__code__
+        same(calls_helper, (halves(4),), level, native=True)
+        calls_helper.__code__ = array_sum.__code__
+        same(calls_helper, (halves(4),), level, native=True)
+        calls_helper.__code__ = with_default.__code__  # two parameters now
+        same(calls_helper, (halves(4), 3), level)
+        same(calls_helper, (halves(4),), level)  # TypeError: missing argument
+        calls_helper.__code__ = star_args.__code__
+        same(calls_helper, (1.5, 2.5, 3.0), level)
+    finally:
+        helper.__code__, calls_helper.__code__ = saved
+    same(calls_helper, (halves(4),), level, native=True)
+    assert d(halves(4)) == calls_helper(halves(4))
+
+
+def test_module_attribute_patched(level, monkeypatch):
+    # np.sqrt / math.floor replaced by the user: CPython calls the replacement
+    same(np_user, (halves(4),), level, native=True)
+    monkeypatch.setattr(np, "sqrt", lambda a: a * 10)
+    same(np_user, (halves(4),), level)
+    monkeypatch.setattr(math, "floor", lambda x: -1)
+    same(np_user, (halves(4),), level)
+    monkeypatch.undo()
+    same(np_user, (halves(4),), level, native=True)
+
+
+class FakeNumpy:
+    @staticmethod
+    def sum(a):
+        return "summed"
+
+    @staticmethod
+    def sqrt(a):
+        return a
+
+
+def test_module_name_rebound(level, monkeypatch):
+    a, out = halves(4), np.zeros(4)  # made before `np` is rebound (tuples are deep-copied per run)
+    same(np_funcs, (a,), level, native=True)
+    monkeypatch.setattr(THIS, "np", FakeNumpy)
+    same(np_funcs, (a,), level)
+    monkeypatch.setattr(THIS, "math", FakeNumpy)
+    same(heavy_map, (a, out), level)  # AttributeError: no sin
+    monkeypatch.undo()
+    same(np_funcs, (a,), level, native=True)
