@@ -26,7 +26,10 @@ Kind kindOfTypeNum(int tn) {
     case NPY_FLOAT32: return Kind::NpFloat32;
     default: break;
   }
-  if (tn == NPY_INT64 || (tn == NPY_LONGLONG && sizeof(long long) == 8)) return Kind::NpInt64;
+  // Exactly NumPy's int64/int32 (on Linux: long/int). np.longlong and np.intc/np.long of the
+  // same size are other types to Python (their scalars and dtypes print and compare apart), so
+  // arrays of them run in the interpreter.
+  if (tn == NPY_INT64) return Kind::NpInt64;
   if (tn == NPY_INT32) return Kind::NpInt32;
   return Kind::Unknown;
 }
@@ -68,8 +71,11 @@ Type typeOf(PyObject* o) {
     PyArray_Descr* d = PyArray_DescrFromScalar(o);
     Kind k = d ? kindOfTypeNum(d->type_num) : Kind::Unknown;
     Py_XDECREF(d);
-    if (k != Kind::Unknown && Py_TYPE(o) == PyArray_DescrFromType(numpyTypeNum(k))->typeobj) return Type::scalar(k);
-    return Type::unknown();
+    if (k == Kind::Unknown) return Type::unknown();
+    PyArray_Descr* exact = PyArray_DescrFromType(numpyTypeNum(k));
+    bool same = exact && Py_TYPE(o) == exact->typeobj;  // not a subclass of np.float64 & co.
+    Py_XDECREF(exact);
+    return same ? Type::scalar(k) : Type::unknown();
   }
   return Type::unknown();
 }
@@ -174,7 +180,10 @@ PyObject* box(const Type& t, const uint64_t* s, size_t* pos) {
         Py_INCREF(owner);
         return owner;
       }
-      PyArray_Descr* descr = PyArray_DescrFromType(numpyTypeNum(t.dtype));
+      // the owner's own dtype object when it is of this kind (keeps its metadata, as NumPy's views do)
+      PyArray_Descr* descr = PyArray_DESCR(o);
+      if (kindOfTypeNum(descr->type_num) == t.dtype) Py_INCREF(descr);
+      else descr = PyArray_DescrFromType(numpyTypeNum(t.dtype));
       int flags = PyArray_ISWRITEABLE(o) ? NPY_ARRAY_WRITEABLE : 0;
       PyObject* v = PyArray_NewFromDescr(&PyArray_Type, descr, nd, dims, strides, data, flags, nullptr);
       if (!v) return nullptr;

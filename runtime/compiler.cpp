@@ -46,6 +46,9 @@ struct Unit {
 
 struct Driver {
   std::vector<std::unique_ptr<Unit>> units;
+  // the function whose frontend failed, with the guards it had collected by then
+  py::object failed_func;
+  std::vector<frontend::Guard> failed_guards;
   std::map<std::pair<PyObject*, std::string>, int> memo;
   double ms_frontend = 0, ms_passes = 0;
   int level = 2;
@@ -62,7 +65,12 @@ struct Driver {
     unit->pyfunc = py::reinterpret_borrow<py::object>(pyfunc);
     std::vector<std::string> freevars;
     for (auto v : pyfunc.attr("__code__").attr("co_freevars")) freevars.push_back(py::str(v));
-    unit->fr = frontend::lower(st[0], pyfunc.attr("__globals__"), st[1].cast<std::string>(), freevars);
+    try {
+      unit->fr = frontend::lower(st[0], pyfunc.attr("__globals__"), st[1].cast<std::string>(), freevars, &failed_guards);
+    } catch (...) {
+      failed_func = py::reinterpret_borrow<py::object>(pyfunc);
+      throw;
+    }
     unit->callee_map.assign(unit->fr.fn.callees.size(), -1);
     int idx = (int)units.size();
     units.push_back(std::move(unit));
@@ -93,6 +101,18 @@ struct Driver {
     u->done = true;
     ms_passes += ms(t1, Clock::now());
     return idx;
+  }
+
+  // What the specialisation relied on, also when it falls back (a fallback decided by a global's
+  // value or a callee's code is retried once they change).
+  void guardsInto(Specialisation& sp) {
+    auto add = [&](py::handle fn, const std::vector<frontend::Guard>& gs) {
+      py::object globals = fn.attr("__globals__");
+      for (auto& g : gs) sp.guards.push_back({g.dict ? g.dict : globals, py::str(g.name), g.expected});
+      sp.code_guards.push_back({py::reinterpret_borrow<py::object>(fn), fn.attr("__code__")});
+    };
+    for (auto& u : units) add(u->pyfunc, u->fr.guards);
+    if (failed_func) add(failed_func, failed_guards);
   }
 };
 
@@ -229,9 +249,8 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
       in.callee_map.push_back(u->callee_map);
       in.call_targets.push_back(u->call_targets);
       text_ir += ir::print(u->fr.fn) + "\n";
-      for (auto& g : u->fr.guards)
-        sp->guards.push_back({u->pyfunc.attr("__globals__"), py::str(g.name), g.expected});
     }
+    d.guardsInto(*sp);
     sp->text_ir = text_ir;
     // the cache key: everything codegen reads, the target, and the versions
     std::string fp = "epochpp-0.1.0;" + buildId() + ";LLVM-" LLVM_VERSION_STRING ";level=" + std::to_string(level) + ";opt=" +
@@ -291,6 +310,13 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     }
   } catch (ir::Unsupported& u) {
     sp->fallback = file + ":" + std::to_string(u.line) + ": " + (u.what.rfind("internal error", 0) == 0 ? "" : "unsupported: ") + u.what;
+    sp->guards.clear();
+    sp->code_guards.clear();
+    try {
+      d.guardsInto(*sp);
+    } catch (py::error_already_set&) {
+      PyErr_Clear();
+    }
   } catch (py::error_already_set& e) {
     std::string what = e.what();
     what = what.substr(0, what.find('\n'));

@@ -26,6 +26,9 @@ struct Specialisation {
   bool snapshot = false;         // copy written array arguments before the call (exact deopt)
   std::string fallback;          // non-empty: why this signature runs in the interpreter
   std::vector<GuardRef> guards;
+  // (function, its __code__ when compiled) for the function and every callee: assigning
+  // f.__code__ (IPython's autoreload does) makes the specialisation stale
+  std::vector<std::pair<py::object, py::object>> code_guards;
   std::vector<std::pair<std::string, std::string>> units;  // (file, function) per compiled function
   std::string text_ir, text_llvm, text_asm;
   int level = 2;                 // the level it was compiled at (3: parallel loops)

@@ -27,6 +27,7 @@ struct DispatcherState {
   Specialisation* last = nullptr;
   long native_calls = 0, interpreted_calls = 0, deopts = 0, compiles = 0;
   int num_params = -1;
+  py::object code;  // py_func.__code__ when num_params was computed
   bool disabled = false;
   std::string arg_reason;  // why the last call's arguments could not go to native code
   unsigned calls_since_signal_check = 0;
@@ -110,6 +111,8 @@ static bool guardsHold(const Specialisation& sp) {
     PyObject* cur = PyDict_GetItemWithError(g.globals.ptr(), g.name.ptr());
     if (cur != g.expected.ptr()) return false;
   }
+  for (auto& [fn, code] : sp.code_guards)
+    if (PyFunction_GET_CODE(fn.ptr()) != code.ptr()) return false;
   return true;
 }
 
@@ -217,10 +220,22 @@ static PyObject* finishCall(DispatcherState* st, Specialisation* sp, int32_t sta
   return interpret();
 }
 
+// Positional parameters of a function compiled code can take, or -1 (*args, **kwargs,
+// keyword-only parameters or defaults: those calls run in the interpreter).
+static void readParams(DispatcherState* st) {
+  PyObject* fn = st->py_func.ptr();
+  PyCodeObject* code = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(fn));
+  bool simple = !(code->co_flags & (CO_VARARGS | CO_VARKEYWORDS)) && code->co_kwonlyargcount == 0 &&
+                PyFunction_GET_DEFAULTS(fn) == nullptr;
+  st->num_params = simple ? code->co_argcount : -1;
+  st->code = py::reinterpret_borrow<py::object>(reinterpret_cast<PyObject*>(code));
+}
+
 static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t nargsf, PyObject* kwnames) {
   auto* d = reinterpret_cast<DispatcherObject*>(self);
   DispatcherState* st = d->st;
   Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+  if (PyFunction_GET_CODE(st->py_func.ptr()) != st->code.ptr()) readParams(st);  // f.__code__ = ... (the specialisations' code guards see it too)
   if (st->disabled || kwnames || n != st->num_params) return callInterpreted(st, args, nargsf, kwnames);
   std::string key;
   for (Py_ssize_t i = 0; i < n; ++i)
@@ -299,6 +314,7 @@ static PyObject* dispatcherMap(PyObject* self, PyObject* calls) {
     return nullptr;
   }
   Py_ssize_t count = PyList_GET_SIZE(calls);
+  if (PyFunction_GET_CODE(st->py_func.ptr()) != st->code.ptr()) readParams(st);
   if (st->disabled || st->num_params < 0) Py_RETURN_NONE;
   std::vector<std::unique_ptr<MapItem>> items;
   items.reserve((size_t)count);
@@ -402,10 +418,7 @@ static PyObject* dispatcherNew(PyTypeObject* type, PyObject* args, PyObject* kwd
   self->vectorcall = dispatcherCall;
   self->st = new DispatcherState();
   self->st->py_func = py::reinterpret_borrow<py::object>(fn);
-  PyCodeObject* code = reinterpret_cast<PyCodeObject*>(PyFunction_GET_CODE(fn));
-  bool simple = !(code->co_flags & (CO_VARARGS | CO_VARKEYWORDS)) && code->co_kwonlyargcount == 0 &&
-                PyFunction_GET_DEFAULTS(fn) == nullptr;
-  self->st->num_params = simple ? code->co_argcount : -1;
+  readParams(self->st);
   self->st->disabled = settings::get("disable") == "1";
   self->dict = PyDict_New();
   self->st->dict = self->dict;

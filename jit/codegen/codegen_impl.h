@@ -150,6 +150,8 @@ struct FnLowering {
   // Level 3 (lower_parallel.cpp)
   llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);
   void byteSpan(Val a, llvm::Value*& lo, llvm::Value*& hi);
+  llvm::Value* noSelfOverlap(Val a);  // true when no two elements of the array share a byte
+  llvm::Value* sameView(Val a, Val c);  // same data, shape and strides
   // Emits the parallel run; on any failure it restores the arrays the loop wrote and branches
   // to `serialB` (the checked serial loop then raises exactly where CPython would).
   void parallelLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n, llvm::BasicBlock* serialB);

@@ -109,6 +109,42 @@ void FnLowering::byteSpan(Val a, Value*& lo, Value*& hi) {
   hi = b.CreateAdd(hi, i64(itemSize(a.t.dtype)));
 }
 
+// No two elements share a byte: with the axes ordered by |stride|, each stride spans at least
+// the whole extent of the smaller ones plus an item (mixed-radix addresses are then distinct).
+// Views made with as_strided can break this (a zero stride: every index is the same element).
+Value* FnLowering::noSelfOverlap(Val a) {
+  int nd = a.t.ndim;
+  std::vector<Value*> big(nd), mag(nd), ext(nd);
+  for (int d = 0; d < nd; ++d) {
+    Value* s = stride(a, d);
+    big[d] = b.CreateICmpSGT(dim(a, d), i64(1));
+    mag[d] = b.CreateSelect(b.CreateICmpSLT(s, i64(0)), b.CreateNeg(s), s);
+    ext[d] = b.CreateMul(mag[d], b.CreateSub(dim(a, d), i64(1)));
+  }
+  Value* ok = b.getTrue();
+  for (int k = 0; k < nd; ++k) {
+    Value* need = i64(itemSize(a.t.dtype));
+    for (int j = 0; j < nd; ++j) {
+      if (j == k) continue;
+      Value* inner = b.CreateICmpULT(mag[j], mag[k]);
+      if (j < k) inner = b.CreateOr(inner, b.CreateICmpEQ(mag[j], mag[k]));
+      need = b.CreateAdd(need, b.CreateSelect(b.CreateAnd(big[j], inner), ext[j], i64(0)));
+    }
+    ok = b.CreateAnd(ok, b.CreateOr(b.CreateNot(big[k]), b.CreateICmpUGE(mag[k], need)));
+  }
+  return ok;
+}
+
+Value* FnLowering::sameView(Val a, Val c) {
+  if (a.t.ndim != c.t.ndim) return b.getFalse();
+  Value* same = b.CreateICmpEQ(b.CreateExtractValue(a.v, {0}), b.CreateExtractValue(c.v, {0}));
+  for (int d = 0; d < a.t.ndim; ++d) {
+    same = b.CreateAnd(same, b.CreateICmpEQ(dim(a, d), dim(c, d)));
+    same = b.CreateAnd(same, b.CreateICmpEQ(stride(a, d), stride(c, d)));
+  }
+  return same;
+}
+
 Value* FnLowering::parallelProfitable(const ir::Stmt& s, Value* start, Value* step, Value* n) {
   Value* work = b.CreateMul(n, i64(std::max<int64_t>(1, s.work)));
   Value* ok = b.CreateAnd(b.CreateICmpSGE(n, i64(2)), b.CreateICmpSGE(work, i64(m.in.parallel_min_work)));
@@ -132,13 +168,15 @@ Value* FnLowering::parallelProfitable(const ir::Stmt& s, Value* start, Value* st
     return b.CreateOr(b.CreateICmpULE(h1, l2), b.CreateICmpULE(h2, l1));
   };
   for (int w : s.written_arrays) {
+    Val a{b.CreateLoad(m.arrayTy, slots[w]), f.locals[w].type};
+    // iterations write distinct elements only if the array does not overlap itself (C and F
+    // contiguous arrays never do; an as_strided view may)
+    if (a.t.layout == ir::Layout::A) ok = b.CreateAnd(ok, noSelfOverlap(a));
     for (int r : s.read_arrays) ok = b.CreateAnd(ok, disjoint(w, r));
     for (int w2 : s.written_arrays)
       if (w2 > w) {
-        Val a{b.CreateLoad(m.arrayTy, slots[w]), f.locals[w].type};
         Val c{b.CreateLoad(m.arrayTy, slots[w2]), f.locals[w2].type};
-        Value* same = b.CreateICmpEQ(b.CreateExtractValue(a.v, {0}), b.CreateExtractValue(c.v, {0}));
-        ok = b.CreateAnd(ok, b.CreateOr(disjoint(w, w2), same));
+        ok = b.CreateAnd(ok, b.CreateOr(disjoint(w, w2), sameView(a, c)));  // x[i] and y[i]: one element
       }
   }
   return ok;
@@ -310,7 +348,19 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
     b.SetInsertPoint(boundB);
   }
   for (auto& [slot, op] : s.reductions) {
-    b.CreateStore(reductionIdentity(op, f.locals[slot].type, reductionType(s, slot), s.line).v, slots[slot]);
+    const Type& slotT = f.locals[slot].type;
+    Val id = reductionIdentity(op, slotT, reductionType(s, slot), s.line);
+    if (slotT.kind == Kind::Union && op != ir::Op::Gt && op != ir::Op::Lt) {
+      // The identity takes the kind the variable holds before the loop, so a chunk that never
+      // updates it changes neither its value nor its type (s = 0.0 stays a float when no
+      // iteration adds an np.float64 to it, as in CPython).
+      Val fixed = id;
+      Val before{b.CreateLoad(m.lower(slotT), envLoad(2 * slot)), slotT};
+      id = forEach(before, slotT, [&](Val v) {
+        return v.t.kind == Kind::None ? fixed : reductionIdentity(op, slotT, v.t, s.line);
+      }, s.line);
+    }
+    b.CreateStore(id.v, slots[slot]);
   }
   Value* start = b.CreateLoad(b.getInt64Ty(), envLoad(2 * L));
   Value* step = b.CreateLoad(b.getInt64Ty(), envLoad(2 * L + 1));

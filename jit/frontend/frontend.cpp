@@ -26,11 +26,11 @@ py::object Walker::lookupGlobal(const std::string& n, bool* found) {
   py::dict g = py::reinterpret_borrow<py::dict>(globals);
   if (g.contains(n)) {
     py::object v = g[py::str(n)];
-    res.guards.push_back({n, v});
+    res.guards.push_back({n, v, py::object()});
     *found = true;
     return v;
   }
-  res.guards.push_back({n, py::object()});  // must stay absent: the builtin is used
+  res.guards.push_back({n, py::object(), py::object()});  // must stay absent: the builtin is used
   if (py::hasattr(builtins, n.c_str())) {
     *found = true;
     return builtins.attr(n.c_str());
@@ -266,9 +266,22 @@ void Walker::stmt(py::handle s, Block& out) {
   }
 }
 
+static FrontendResult lowerWith(Walker& w, py::handle funcdef, py::handle globals, const std::string& file,
+                                const std::vector<std::string>& freevars);
+
 FrontendResult lower(py::handle funcdef, py::handle globals, const std::string& file,
-                     const std::vector<std::string>& freevars) {
+                     const std::vector<std::string>& freevars, std::vector<Guard>* partial) {
   Walker w;
+  try {
+    return lowerWith(w, funcdef, globals, file, freevars);
+  } catch (...) {
+    if (partial) *partial = w.res.guards;
+    throw;
+  }
+}
+
+static FrontendResult lowerWith(Walker& w, py::handle funcdef, py::handle globals, const std::string& file,
+                                const std::vector<std::string>& freevars) {
   w.freevars.insert(freevars.begin(), freevars.end());
   w.globals = globals;
   w.builtins = py::module_::import("builtins");

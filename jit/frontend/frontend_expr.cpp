@@ -1,6 +1,8 @@
 // jit/frontend/frontend_expr.cpp — expressions: names, constants, operators, calls, subscripts.
 #include <climits>
 
+#include <map>
+
 #include "jit/frontend/frontend_impl.h"
 
 namespace epochpp::frontend {
@@ -49,6 +51,20 @@ ExprPtr Walker::constant(py::handle v, py::handle node) {
   unsupported(node, "a constant of type '" + tn + "'");
 }
 
+// True when `v`, found as `mod.attr`, is the module's own object, as it was when epochpp first
+// looked at the module, and is of a kind the module defines (not a user's function): `np.sqrt`
+// compiles to the intrinsic only then. A replacement (monkeypatching) runs in the interpreter.
+static bool pristine(py::handle mod, const std::string& attr, PyObject* v, bool isMath) {
+  static std::map<PyObject*, PyObject*>* snaps = new std::map<PyObject*, PyObject*>;  // never freed
+  PyObject*& snap = (*snaps)[mod.ptr()];
+  if (!snap) snap = PyDict_Copy(py::object(mod.attr("__dict__")).ptr());
+  if (!v || !snap || PyDict_GetItemString(snap, attr.c_str()) != v) return false;
+  if (PyFloat_CheckExact(v) || PyType_Check(v)) return true;  // constants, scalar types
+  if (isMath) return PyCFunction_Check(v);
+  std::string m = py::str(py::getattr(py::handle(v), "__module__", py::str("")));
+  return m.rfind("numpy", 0) == 0;
+}
+
 // Resolves `math.sqrt`, `np.sum`, `numpy.zeros` (module objects found in globals) to a name.
 std::string Walker::moduleAttr(py::handle func) {
   if (cls(func) != "Attribute" || cls(func.attr("value")) != "Name") return "";
@@ -59,9 +75,13 @@ std::string Walker::moduleAttr(py::handle func) {
   if (!g.contains(mod)) return "";
   py::object m = lookupGlobal(mod, &found);
   std::string attr = py::str(func.attr("attr"));
-  if (m.is(math_mod)) return "math." + attr;
-  if (m.is(np_mod)) return "np." + attr;
-  return "";
+  if (!m.is(math_mod) && !m.is(np_mod)) return "";
+  // the attribute itself is guarded too: `np.sqrt = f` (monkeypatching) is seen at the next call
+  py::dict md = py::reinterpret_borrow<py::dict>(m.attr("__dict__"));
+  py::object v = md.contains(attr) ? py::object(md[py::str(attr)]) : py::object();
+  res.guards.push_back({attr, v, md});
+  if (!pristine(m, attr, v.ptr(), m.is(math_mod))) return "";
+  return (m.is(math_mod) ? "math." : "np.") + attr;
 }
 
 int Walker::dtypeOf(py::handle node) {

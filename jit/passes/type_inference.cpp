@@ -165,7 +165,7 @@ Type TypeInfer::expr(Expr& e) {
     }
     case ExprKind::RangeMake:
       for (auto& a : at)
-        if (!a.isIntLike() && a.kind != Kind::Bool && a.kind != Kind::NpBool)
+        if (!a.isIntLike() && a.kind != Kind::Bool)  // a NumPy bool has no __index__: CPython raises TypeError
           fail(e.line, "range() with an argument of type " + a.str());
       t = Type::range();
       break;

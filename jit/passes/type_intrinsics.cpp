@@ -233,7 +233,7 @@ Type TypeInfer::intrinsic(Expr& e, const std::vector<Type>& a) {
 Type TypeInfer::index(Expr& e, const std::vector<Type>& a) {
   const Type& base = a[0];
   if (base.kind == Kind::Tuple) {
-    if (a.size() != 2 || e.args[1]->kind == ExprKind::Slice || !(a[1].isIntLike() || a[1].isBoolLike()))
+    if (a.size() != 2 || e.args[1]->kind == ExprKind::Slice || !(a[1].isIntLike() || a[1].kind == Kind::Bool))  // not a NumPy bool: no __index__
       fail(e.line, "indexing a tuple with " + a[1].str() + " (slices of tuples are not compiled)");
     if (e.args[1]->kind != ExprKind::Const) {
       // a run-time index: the element type is the join of all elements
