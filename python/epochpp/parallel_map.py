@@ -346,6 +346,10 @@ def _run_chunk(payload):
     ref, start, calls = pickle.loads(payload)
     fn = ref.resolve() if isinstance(ref, _ByName) else ref
     results = []
+    # The replacement errors are raised outside the except blocks, so they have no __context__:
+    # tblib (which dask.distributed installs on import) pickles the context chain, and an
+    # unpicklable context would break the pool in the caller.
+    error = None
     for i, args in enumerate(calls, start):
         try:
             results.append(fn(*args))
@@ -355,15 +359,18 @@ def _run_chunk(payload):
                            f"{os.getpid()})")
             if _survives_pickle(e):
                 raise
-            raise RuntimeError(f"{type(e).__module__}.{type(e).__qualname__}: {e} (raised by "
-                               f"item {i} in a worker process; that exception type cannot be "
-                               "pickled back to the caller)") from None
-    try:
-        return pickle.dumps(results, pickle.HIGHEST_PROTOCOL)
-    except Exception as e:  # noqa: BLE001
-        raise TypeError(f"epochpp.parallel_map: a result of items {start}..{start + len(calls) - 1}"
-                        " cannot be sent back from the worker process "
-                        f"({type(e).__name__}: {e}); return values that pickle can copy") from None
+            error = RuntimeError(f"{type(e).__module__}.{type(e).__qualname__}: {e} (raised by "
+                                 f"item {i} in a worker process; that exception type cannot be "
+                                 "pickled back to the caller)")
+            break
+    if error is None:
+        try:
+            return pickle.dumps(results, pickle.HIGHEST_PROTOCOL)
+        except Exception as e:  # noqa: BLE001
+            error = TypeError(f"epochpp.parallel_map: a result of items {start}..{start + len(calls) - 1}"
+                              " cannot be sent back from the worker process "
+                              f"({type(e).__name__}: {e}); return values that pickle can copy")
+    raise error
 
 
 def _survives_pickle(e) -> bool:

@@ -55,6 +55,15 @@ def raise_unpicklable(x):
     raise NeedsTwoArgs(x, "b")
 
 
+def raise_unpicklable_with_tblib(x):
+    """As raise_unpicklable, in a worker where tblib pickles RuntimeError with its __context__
+    (importing dask.distributed installs that for the exception classes defined by then)."""
+    import tblib.pickling_support
+
+    tblib.pickling_support.install(RuntimeError)
+    raise NeedsTwoArgs(x, "b")
+
+
 def pid_of(_):
     time.sleep(0.05)
     return os.getpid()

@@ -27,6 +27,14 @@ from epochpp import dask_backend as db  # imports no dask: that happens at the f
 PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(epochpp.__file__)))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _stop_the_local_pool_after_these_tests():
+    """A test below runs a function on the local process pool that imports distributed in
+    its workers: later test modules get fresh workers."""
+    yield
+    sys.modules["epochpp.parallel_map"].shutdown()
+
+
 @pytest.fixture(scope="module")
 def cluster():
     distributed = pytest.importorskip("distributed", reason='needs dask.distributed: pip install "epochpp[dask]"')
@@ -258,6 +266,15 @@ def test_without_dask_the_error_says_what_to_install(monkeypatch, no_cluster_set
     script.write_text("print('never runs')\n")
     assert cli.main(["run", "--cluster", "tcp://127.0.0.1:1", str(script)]) == 2
     assert 'pip install "epochpp[dask]"' in capsys.readouterr().err
+
+
+def test_import_epochpp_and_the_local_backend_do_not_load_dask():
+    code = ("import sys, epochpp; epochpp.parallel_map(abs, [1, -2]); "
+            "print(sorted(m for m in ('dask', 'distributed', 'cloudpickle', 'epochpp.dask_backend') if m in sys.modules))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [PYTHON_DIR, os.environ.get("PYTHONPATH")])))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "[]\n"
 
 
 def test_bad_backend_and_client_arguments(monkeypatch, no_cluster_settings):

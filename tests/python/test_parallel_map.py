@@ -120,6 +120,16 @@ def test_exception_that_cannot_be_pickled_back():
 
 
 @needs_cores
+def test_exception_that_cannot_be_pickled_back_where_tblib_pickles_contexts():
+    pytest.importorskip("tblib")  # a dependency of dask.distributed
+    try:
+        with pytest.raises(RuntimeError, match=r"NeedsTwoArgs: 0 and b \(raised by item 0"):
+            epochpp.parallel_map(h.raise_unpicklable_with_tblib, range(4))
+    finally:
+        pm_module.shutdown()  # later tests get workers without tblib's reducers
+
+
+@needs_cores
 def test_unpicklable_lambda_runs_serially_with_one_warning():
     fn = lambda x: {"v": x * 2}["v"]  # noqa: E731 - a dict: the compiler leaves it to the pool
     with pytest.warns(RuntimeWarning) as record:
