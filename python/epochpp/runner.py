@@ -118,7 +118,10 @@ def function_statuses(level):
                 lvl = "Level 2: no loop with independent iterations"
             else:
                 lvl = "Level 2"
-            note = "; Level 4 (GPU) is not implemented yet" if level >= 4 else ""
+            note = ""
+            if level >= 4:
+                tail = text.split("Level 4: ", 1)[1].split(";")[0].strip() if "Level 4: " in text else ""
+                note = f"; Level 4: {tail}" if tail else ""
             out[key] = f"compiled ({lvl}): {st['native_calls']} native calls, {st['deopts']} deopts{note}"
         elif st["compiles"]:
             why = d.explain().strip().splitlines()
