@@ -24,6 +24,8 @@ const std::vector<Setting>& all() {
       {"cache_dir", "EPOCHPP_CACHE_DIR", "", "directory of the on-disk object cache (empty: ~/.cache/epochpp)"},
       {"gpu_min_elements", "EPOCHPP_GPU_MIN_ELEMENTS", "100000", "smallest array work offloaded to a GPU at Level 4"},
       {"max_signatures", "EPOCHPP_MAX_SIGNATURES", "64", "specialisations kept per function before falling back"},
+      {"cache_max_mb", "EPOCHPP_CACHE_MAX_MB", "256",
+       "size of the on-disk object cache in MiB: beyond it the least recently used objects are removed"},
   };
   return table;
 }
