@@ -19,7 +19,12 @@ struct GuardRef {
 };
 
 struct Specialisation {
+  Specialisation() = default;
+  Specialisation(const Specialisation&) = delete;
+  Specialisation& operator=(const Specialisation&) = delete;
+  ~Specialisation();  // frees its native code (held through shared_ptr while any call runs it)
   std::string key;
+  std::string entry;             // the entry symbol of `fn` in the JIT
   std::vector<ir::Type> params;
   ir::Type ret;
   void* fn = nullptr;            // int32 (EpCtx*, uint64_t* ret, const uint64_t* args)

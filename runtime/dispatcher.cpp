@@ -23,9 +23,12 @@ namespace epochpp::runtime {
 
 struct DispatcherState {
   py::object py_func;
-  std::vector<std::unique_ptr<Specialisation>> specs;
-  Specialisation* last = nullptr;
+  // Shared: a call running a specialisation keeps it (and its code) alive while another thread
+  // drops it from the cache (a global it relied on was rebound).
+  std::vector<std::shared_ptr<Specialisation>> specs;
+  std::shared_ptr<Specialisation> last;
   long native_calls = 0, interpreted_calls = 0, deopts = 0, compiles = 0;
+  long stale = 0;  // specialisations dropped because what they relied on changed
   int num_params = -1;
   py::object code;  // py_func.__code__ when num_params was computed
   bool disabled = false;
@@ -152,22 +155,40 @@ static void notifyFallback(PyObject* self) {
   PyErr_Clear();
 }
 
-static Specialisation* findOrCompile(DispatcherState* st, const std::string& key, PyObject* const* args, Py_ssize_t n) {
+// The specialisation for `key`, compiled on first use; null once EPOCHPP_MAX_SIGNATURES are kept.
+// Bounded: at most that many are kept, and a function whose globals or callees keep being
+// rebound stops recompiling after that many stale ones (it then runs in the interpreter), so
+// neither compile time nor the JIT's memory grows without bound. Dropped code is freed.
+static std::shared_ptr<Specialisation> findOrCompile(DispatcherState* st, const std::string& key,
+                                                     PyObject* const* args, Py_ssize_t n) {
   for (auto it = st->specs.begin(); it != st->specs.end(); ++it) {
     if ((*it)->key != key) continue;
-    if (guardsHold(**it)) return it->get();
+    if (guardsHold(**it)) return *it;
     st->specs.erase(it);  // a global it relied on was rebound: compile again
+    st->stale++;
     break;
   }
-  if ((long)st->specs.size() >= settings::getInt("max_signatures")) return nullptr;
+  long maxSigs = settings::getInt("max_signatures");
+  if ((long)st->specs.size() >= maxSigs) return nullptr;
   std::vector<ir::Type> params;
   for (Py_ssize_t i = 0; i < n; ++i) params.push_back(typeOf(args[i]));
-  std::unique_ptr<Specialisation> sp = compileSpecialisation(st->py_func, params, false, st->level());
-  if (PyErr_Occurred()) PyErr_Clear();
+  std::shared_ptr<Specialisation> sp;
+  if (st->stale > maxSigs) {
+    sp = std::make_shared<Specialisation>();  // no guards: it stays in the interpreter
+    sp->params = params;
+    sp->fallback = "what it relies on (globals, callees, their code) changed " + std::to_string(st->stale) +
+                   " times, more than EPOCHPP_MAX_SIGNATURES (" + std::to_string(maxSigs) + "): no more recompiling";
+  } else {
+    sp = compileSpecialisation(st->py_func, params, false, st->level());  // releases the GIL for LLVM
+    if (PyErr_Occurred()) PyErr_Clear();
+    st->compiles++;
+  }
   sp->key = key;
-  st->compiles++;
-  st->specs.push_back(std::move(sp));
-  return st->specs.back().get();
+  // meanwhile another thread may have compiled the same signature: keep one
+  for (auto& other : st->specs)
+    if (other->key == key && guardsHold(*other)) return other;
+  if ((long)st->specs.size() < maxSigs) st->specs.push_back(sp);
+  return sp;
 }
 
 // Copies of every array argument (also inside tuples), to undo the writes of a call that deopts.
@@ -196,7 +217,7 @@ static bool snapshotArrays(PyObject* const* args, Py_ssize_t n, std::vector<std:
 // A native call's outcome as Python sees it: its result; its exception, with a note naming the
 // compiled line; or, after a deopt, the arrays put back and the interpreter's answer (`interpret`).
 template <class Interpret>
-static PyObject* finishCall(DispatcherState* st, Specialisation* sp, int32_t status, EpCtx* ctx, CallState* cs,
+static PyObject* finishCall(DispatcherState* st, const Specialisation* sp, int32_t status, EpCtx* ctx, CallState* cs,
                             const uint64_t* ret, const std::vector<std::pair<PyObject*, PyObject*>>& saved,
                             const Interpret& interpret) {
   if (status == EP_OK) {
@@ -249,7 +270,7 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
       return callInterpreted(st, args, nargsf, kwnames);
     }
   long before = st->compiles;
-  Specialisation* sp = findOrCompile(st, key, args, n);
+  std::shared_ptr<Specialisation> sp = findOrCompile(st, key, args, n);
   if (!sp || !sp->fallback.empty() || !sp->fn) {
     if (sp) st->last = sp;
     if (sp && st->compiles != before) notifyFallback(self);
@@ -279,7 +300,7 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
     status = reinterpret_cast<Fn>(sp->fn)(&ctx, ret, slots.data());
     Py_END_ALLOW_THREADS
   }
-  PyObject* result = finishCall(st, sp, status, &ctx, &cs, ret, saved,
+  PyObject* result = finishCall(st, sp.get(), status, &ctx, &cs, ret, saved,
                                 [&] { return PyObject_Vectorcall(st->py_func.ptr(), args, nargsf, kwnames); });
   for (auto& [arr, copy] : saved) Py_DECREF(copy);
   return result;
@@ -293,7 +314,7 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
 namespace {
 struct MapItem {
   PyObject* args = nullptr;  // the argument tuple (borrowed from the list)
-  Specialisation* sp = nullptr;
+  std::shared_ptr<Specialisation> sp;  // kept alive until the item is finished
   std::vector<uint64_t> slots, ret;
   std::vector<std::pair<PyObject*, PyObject*>> saved;
   EpCtx ctx;
@@ -332,7 +353,7 @@ static PyObject* dispatcherMap(PyObject* self, PyObject* calls) {
     std::string key;
     for (Py_ssize_t i = 0; i < n; ++i)
       if (!appendKey(args[i], key)) Py_RETURN_NONE;
-    Specialisation* sp = findOrCompile(st, key, args, n);
+    std::shared_ptr<Specialisation> sp = findOrCompile(st, key, args, n);
     if (!sp || !sp->fallback.empty() || !sp->fn) Py_RETURN_NONE;
     st->last = sp;
     auto it = std::make_unique<MapItem>();
@@ -393,7 +414,7 @@ static PyObject* dispatcherMap(PyObject* self, PyObject* calls) {
   if (!out) return nullptr;
   for (Py_ssize_t k = 0; k < count; ++k) {
     MapItem& it = *items[(size_t)k];
-    PyObject* r = finishCall(st, it.sp, it.status, &it.ctx, &it.cs, it.ret.data(), it.saved,
+    PyObject* r = finishCall(st, it.sp.get(), it.status, &it.ctx, &it.cs, it.ret.data(), it.saved,
                              [&] { return PyObject_Call(st->py_func.ptr(), it.args, nullptr); });
     if (!r) {
       Py_DECREF(out);
@@ -474,6 +495,8 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
   if ((long)st->specs.size() >= settings::getInt("max_signatures"))
     s += name + ": EPOCHPP_MAX_SIGNATURES (" + std::to_string(settings::getInt("max_signatures")) +
          ") signatures compiled; calls with new argument types run in the interpreter\n";
+  if (st->stale)
+    s += name + ": " + std::to_string(st->stale) + " specialisation(s) dropped because a global, a callee or its code changed\n";
   if (st->specs.empty() && st->num_params >= 0 && st->arg_reason.empty() && !st->disabled)
     s += name + ": not compiled yet; it compiles on its first call\n";
   for (auto& sp : st->specs) {
@@ -524,7 +547,7 @@ static PyObject* dispatcherInspect(PyObject* o, PyObject* args) {
   DispatcherState* st = reinterpret_cast<DispatcherObject*>(o)->st;
   const char* stage = "ir";
   if (!PyArg_ParseTuple(args, "|s", &stage)) return nullptr;
-  Specialisation* sp = st->last;
+  std::shared_ptr<Specialisation> sp = st->last;  // kept while compiling again releases the GIL
   if (!sp) {
     PyErr_SetString(PyExc_RuntimeError, "nothing compiled yet: call the function once first");
     return nullptr;

@@ -57,6 +57,8 @@ PYBIND11_MODULE(_core, m) {
                           py::arg("doc") = s.doc, py::arg("value") = epochpp::settings::get(s.name)));
     return out;
   }, "every setting with its environment variable, default, description and current value");
+  m.def("linked_code_count", []() { return epochpp::engine::Engine::instance().linkedCount(); },
+        "compiled modules linked in the JIT now (code no specialisation uses any more is freed)");
   m.def("get_setting", [](const std::string& n) { return epochpp::settings::get(n); });
   m.def("set_setting", [](const std::string& n, const std::string& v) { epochpp::settings::set(n, v); });
 }

@@ -37,6 +37,8 @@ const std::vector<Setting>& all() {
       {"dask_address", "EPOCHPP_DASK_ADDRESS", "",
        "the Dask scheduler parallel_map(backend='dask') connects to when given no client (tcp://host:8786)"},
       {"progress", "EPOCHPP_PROGRESS", "", "1: parallel_map on Dask always shows progress on stderr; 0: never; empty: on a terminal"},
+      {"cache_max_mb", "EPOCHPP_CACHE_MAX_MB", "256",
+       "size of the on-disk object cache in MiB: beyond it the least recently used objects are removed"},
   };
   return table;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <stdexcept>
 
@@ -33,6 +34,8 @@ struct Engine::Impl {
   std::unique_ptr<TargetMachine> tm;
   std::mutex mu;
   std::vector<std::pair<std::string, void*>> pending;
+  // entry -> (the tracker owning its code, references): freed by release()
+  std::map<std::string, std::pair<ResourceTrackerSP, int>> linked;
 };
 
 static void check(Error e) {
@@ -134,9 +137,16 @@ void* Engine::compile(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ct
     }
   }
   auto& jd = impl_->jit->getMainJITDylib();
-  check(impl_->jit->addIRModule(jd, ThreadSafeModule(std::move(m), std::move(ctx))));
+  auto rt = jd.createResourceTracker();
+  check(impl_->jit->addIRModule(rt, ThreadSafeModule(std::move(m), std::move(ctx))));
   auto sym = impl_->jit->lookup(entry);
-  if (!sym) throw std::runtime_error(toString(sym.takeError()));
+  if (!sym) {
+    consumeError(rt->remove());
+    throw std::runtime_error(toString(sym.takeError()));
+  }
+  auto& held = impl_->linked[entry];
+  held.first = rt;
+  held.second++;
   auto t2 = std::chrono::steady_clock::now();
   if (t) {
     t->optimise_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
@@ -150,17 +160,28 @@ void* Engine::compileCached(std::unique_ptr<Module> m, std::unique_ptr<LLVMConte
   std::lock_guard<std::mutex> lock(impl_->mu);
   auto t0 = std::chrono::steady_clock::now();
   *hit = false;
-  if (auto sym = impl_->jit->lookup(entry)) {  // the same code is already linked in this process
-    *hit = true;
-    return sym->toPtr<void*>();
-  } else {
-    consumeError(sym.takeError());
+  auto known = impl_->linked.find(entry);
+  if (known != impl_->linked.end()) {  // the same code is already linked in this process
+    if (auto sym = impl_->jit->lookup(entry)) {
+      *hit = true;
+      known->second.second++;
+      return sym->toPtr<void*>();
+    } else {
+      consumeError(sym.takeError());
+    }
   }
   auto& jd = impl_->jit->getMainJITDylib();
   auto linkObject = [&](std::unique_ptr<MemoryBuffer> buf) -> void* {
-    check(impl_->jit->addObjectFile(jd, std::move(buf)));
+    auto rt = jd.createResourceTracker();
+    check(impl_->jit->addObjectFile(rt, std::move(buf)));
     auto sym = impl_->jit->lookup(entry);
-    if (!sym) throw std::runtime_error(toString(sym.takeError()));
+    if (!sym) {
+      consumeError(rt->remove());
+      throw std::runtime_error(toString(sym.takeError()));
+    }
+    auto& held = impl_->linked[entry];
+    held.first = rt;
+    held.second++;
     return sym->toPtr<void*>();
   };
   if (auto buf = MemoryBuffer::getFile(cache_file, /*IsText=*/false, /*RequiresNullTerminator=*/false)) {
@@ -201,6 +222,20 @@ void* Engine::compileCached(std::unique_ptr<Module> m, std::unique_ptr<LLVMConte
     t->codegen_link_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
   }
   return p;
+}
+
+void Engine::release(const std::string& entry) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  auto it = impl_->linked.find(entry);
+  if (it == impl_->linked.end() || --it->second.second > 0) return;
+  ResourceTrackerSP rt = std::move(it->second.first);
+  impl_->linked.erase(it);
+  consumeError(rt->remove());  // frees the code and data of that module
+}
+
+size_t Engine::linkedCount() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->linked.size();
 }
 
 std::string Engine::hostCPU() const { return sys::getHostCPUName().str(); }

@@ -38,6 +38,11 @@ class Engine {
   std::string dataLayout() const;
   // Registers a runtime symbol (the C ABI compiled code calls).
   void defineSymbol(const std::string& name, void* addr);
+  // Each compile/compileCached of `entry` holds one reference to its linked code; the last
+  // release frees that code. The caller guarantees that no thread runs it any more.
+  void release(const std::string& entry);
+  // Entries linked now (for tests: compiled code no longer used is freed).
+  size_t linkedCount();
 
  private:
   Engine();
