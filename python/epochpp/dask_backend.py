@@ -29,7 +29,7 @@ import uuid
 
 from .parallel_map import _describe, _is_dispatcher, setting
 
-__all__ = ["run", "shutdown"]
+__all__ = ["run", "shutdown", "explain_workers"]
 
 BATCHES_PER_THREAD = 4  # a few batches per worker thread: balances uneven items, keeps tasks few
 WAIT_FOR_WORKERS_S = 30.0  # a scheduler without workers: how long to wait before saying so
@@ -69,6 +69,20 @@ def run(fn, calls, client=None, progress=None):
         raise
     finally:
         shown.close()
+
+
+def explain_workers(client):
+    """``{worker address: {function: what epochpp did with it}}`` for the functions that
+    parallel_map calls sent to each worker process: ``epochpp.explain`` text per signature."""
+    return client.run(_explain_loaded)
+
+
+def _explain_loaded():
+    with _loaded_lock:
+        functions = list(_loaded.values())
+    return {getattr(f, "__qualname__", None) or repr(f):
+            f.explain() if _is_dispatcher(f) else "not an epochpp function: runs as it is\n"
+            for f in functions}
 
 
 # --- the client ---------------------------------------------------------------------------

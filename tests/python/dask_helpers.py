@@ -41,10 +41,3 @@ def running_on_a_dask_worker(_):
     except (ImportError, ValueError):
         return False
 
-
-def loaded_functions():
-    """On a worker: {name: explain text} of the functions parallel_map's batches ran there."""
-    from epochpp import dask_backend
-
-    return {getattr(f, "__name__", repr(f)): (f.explain() if hasattr(f, "explain") else "plain")
-            for f in dask_backend._loaded.values()}

@@ -100,11 +100,11 @@ def test_compiled_functions_run_as_native_code_on_the_workers(client):
         dh.jitted_sum_squares.py_func(n) for n in items]
     arrays = [np.arange(n, dtype=np.float64) for n in (0, 3, 1000, 17)]
     assert epochpp.parallel_map(h.array_total, arrays, client=client) == [h.array_total(a) for a in arrays]
-    for texts in client.run(dh.loaded_functions).values():
+    for texts in db.explain_workers(client).values():
         for name in ("collatz_steps", "jitted_sum_squares", "array_total"):
             if name in texts:  # a worker that ran no batch of it has not loaded it
                 assert "native code" in texts[name], texts[name]
-    ran = set().union(*client.run(dh.loaded_functions).values())
+    ran = set().union(*db.explain_workers(client).values())
     assert {"collatz_steps", "jitted_sum_squares", "array_total"} <= ran
 
 
@@ -129,7 +129,7 @@ def test_function_sent_by_value_compiles_from_the_shipped_source(client, tmp_pat
     tri_total = namespace["tri_total"]
     items = [0, 1, 10, 300, 12345]
     assert epochpp.parallel_map(tri_total, items, client=client) == [tri_total(n) for n in items]
-    texts = [t["tri_total"] for t in client.run(dh.loaded_functions).values() if "tri_total" in t]
+    texts = [t["tri_total"] for t in db.explain_workers(client).values() if "tri_total" in t]
     assert texts and all("native code" in t for t in texts), texts
 
 
@@ -339,7 +339,7 @@ def test_epochpp_run_cluster_sends_parallel_map_to_the_cluster(cluster, client, 
     assert r.returncode == 0, r.stderr
     expected = [sum(_steps(k) for k in range(1, n)) for n in range(12)]
     assert r.stdout == f"{expected}\nelsewhere: True\n"
-    texts = [t["total_steps"] for t in client.run(dh.loaded_functions).values() if "total_steps" in t]
+    texts = [t["total_steps"] for t in db.explain_workers(client).values() if "total_steps" in t]
     assert texts and all("native code (Level 3)" in t for t in texts), texts
 
 
