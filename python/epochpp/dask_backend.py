@@ -40,7 +40,8 @@ def run(fn, calls, client=None, progress=None):
     """``[fn(*args) for args in calls]`` computed on a Dask cluster; see the module docstring."""
     distributed = _import_distributed()
     client, where = _client(distributed, client)
-    threads = _worker_threads(client, where)
+    nthreads = _nthreads(client, where)  # {worker address: threads}
+    threads = sum(nthreads.values())
     size = max(1, math.ceil(len(calls) / (threads * BATCHES_PER_THREAD)))
     starts = list(range(0, len(calls), size))
     batches, sources = [], {}
@@ -57,7 +58,7 @@ def run(fn, calls, client=None, progress=None):
                                                         pickle.HIGHEST_PROTOCOL),
                              key=(name, b), pure=False, priority=len(batches) - b)
                for b, (start, batch) in enumerate(zip(starts, batches))]
-    shown = _Progress(progress, len(calls), len(client.nthreads()), fn)
+    shown = _Progress(progress, len(calls), len(nthreads), fn)
     try:
         return _collect(distributed, client, futures, shown, fn)
     except BaseException:
@@ -151,17 +152,17 @@ def shutdown():
         c.close()
 
 
-def _worker_threads(client, where) -> int:
-    threads = sum(client.nthreads().values())
-    if threads:
-        return threads
+def _nthreads(client, where):
+    nthreads = client.nthreads()
+    if sum(nthreads.values()):
+        return nthreads
     try:
         client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_S)
     except TimeoutError:
         address = getattr(client.scheduler, "address", None) or "ADDRESS"
         raise RuntimeError(f"epochpp.parallel_map: {where} has no Dask workers after "
                            f"{WAIT_FOR_WORKERS_S:g} s; start some with `dask worker {address}`") from None
-    return max(1, sum(client.nthreads().values()))
+    return client.nthreads()
 
 
 # --- what the workers receive -------------------------------------------------------------
@@ -394,11 +395,13 @@ def _collect(distributed, client, futures, shown, fn):
     failures = {}  # batch -> (item index, exception, traceback text) or a failed future
     ended = 0
     done_items = 0
-    for f in distributed.as_completed(futures, loop=client.loop):
+    # with_results: the results are fetched as the batches end, not one round trip each
+    for f, result in distributed.as_completed(futures, loop=client.loop, with_results=True,
+                                              raise_errors=False):
         b = batch_of[f.key]
         ended += 1
         if f.status == "finished":
-            outcome = pickle.loads(f.result())
+            outcome = pickle.loads(result)
             if outcome[0] == "ok":
                 results[b] = outcome[1]
                 done_items += len(outcome[1])
