@@ -133,6 +133,12 @@ def test_function_sent_by_value_compiles_from_the_shipped_source(client, tmp_pat
     assert texts and all("native code" in t for t in texts), texts
 
 
+def test_a_local_map_inside_a_dask_worker_runs_serially_there(client):
+    for values, warned in epochpp.parallel_map(dh.nested_local_map, [3, 5], client=client):
+        assert values == [10 * x for x in range(len(values))]
+        assert len(warned) == 1 and "this process is a daemon (a Dask worker" in warned[0]
+
+
 # --- exceptions ---------------------------------------------------------------------------
 
 def test_exception_type_message_and_item(client):
