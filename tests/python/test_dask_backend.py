@@ -276,7 +276,8 @@ def test_without_dask_the_error_says_what_to_install(monkeypatch, no_cluster_set
 
 def test_import_epochpp_and_the_local_backend_do_not_load_dask():
     code = ("import sys, epochpp; epochpp.parallel_map(abs, [1, -2]); "
-            "print(sorted(m for m in ('dask', 'distributed', 'cloudpickle', 'epochpp.dask_backend') if m in sys.modules))")
+            "print(sorted(m for m in ('dask', 'distributed', 'cloudpickle', 'epochpp.dask_backend', 'epochpp.dask_worker')"
+            " if m in sys.modules))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [PYTHON_DIR, os.environ.get("PYTHONPATH")])))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
