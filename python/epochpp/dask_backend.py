@@ -1,6 +1,6 @@
 """``parallel_map(..., backend="dask")``: independent calls on a Dask cluster (dask.distributed).
 
-The caller's side (``run``) and the workers' side (``_run_batch``) of one protocol:
+The caller's side of the protocol; dask_worker.py is the workers' side:
 
 * the function is pickled once per call, with cloudpickle: by reference when the workers can
   import it (module-level, not ``__main__``), else by value, together with the source lines of
@@ -19,7 +19,6 @@ docs/dask.md explains how to use it and how to point it at a real cluster.
 from __future__ import annotations
 
 import math
-import os
 import pickle
 import sys
 import threading
@@ -27,9 +26,11 @@ import time
 import types
 import uuid
 
+from .dask_worker import (_BatchCall, _attribute, _client_jit_level, _dispatcher_by_name, _explain_loaded,
+                          _jit_on_worker, _note)
 from .parallel_map import _describe, _is_dispatcher, setting
 
-__all__ = ["run", "shutdown"]
+__all__ = ["run", "shutdown", "explain_workers"]
 
 BATCHES_PER_THREAD = 4  # a few batches per worker thread: balances uneven items, keeps tasks few
 WAIT_FOR_WORKERS_S = 30.0  # a scheduler without workers: how long to wait before saying so
@@ -40,7 +41,8 @@ def run(fn, calls, client=None, progress=None):
     """``[fn(*args) for args in calls]`` computed on a Dask cluster; see the module docstring."""
     distributed = _import_distributed()
     client, where = _client(distributed, client)
-    threads = _worker_threads(client, where)
+    nthreads = _nthreads(client, where)  # {worker address: threads}
+    threads = sum(nthreads.values())
     size = max(1, math.ceil(len(calls) / (threads * BATCHES_PER_THREAD)))
     starts = list(range(0, len(calls), size))
     batches, sources = [], {}
@@ -57,7 +59,7 @@ def run(fn, calls, client=None, progress=None):
                                                         pickle.HIGHEST_PROTOCOL),
                              key=(name, b), pure=False, priority=len(batches) - b)
                for b, (start, batch) in enumerate(zip(starts, batches))]
-    shown = _Progress(progress, len(calls), len(client.nthreads()), fn)
+    shown = _Progress(progress, len(calls), len(nthreads), fn)
     try:
         return _collect(distributed, client, futures, shown, fn)
     except BaseException:
@@ -69,6 +71,12 @@ def run(fn, calls, client=None, progress=None):
         raise
     finally:
         shown.close()
+
+
+def explain_workers(client):
+    """``{worker address: {function: what epochpp did with it}}`` for the functions that
+    parallel_map calls sent to each worker process: ``epochpp.explain`` text per signature."""
+    return client.run(_explain_loaded)
 
 
 # --- the client ---------------------------------------------------------------------------
@@ -137,17 +145,17 @@ def shutdown():
         c.close()
 
 
-def _worker_threads(client, where) -> int:
-    threads = sum(client.nthreads().values())
-    if threads:
-        return threads
+def _nthreads(client, where):
+    nthreads = client.nthreads()
+    if sum(nthreads.values()):
+        return nthreads
     try:
         client.wait_for_workers(1, timeout=WAIT_FOR_WORKERS_S)
     except TimeoutError:
         address = getattr(client.scheduler, "address", None) or "ADDRESS"
         raise RuntimeError(f"epochpp.parallel_map: {where} has no Dask workers after "
                            f"{WAIT_FOR_WORKERS_S:g} s; start some with `dask worker {address}`") from None
-    return max(1, sum(client.nthreads().values()))
+    return client.nthreads()
 
 
 # --- what the workers receive -------------------------------------------------------------
@@ -221,146 +229,6 @@ def _reduce_dispatcher(d):
     return _jit_on_worker, (fn, level)
 
 
-def _client_jit_level(d) -> int:
-    """The level ``d`` (or a plain function wrapped here) compiles at in this process."""
-    options = (getattr(d, "__dict__", None) or {}).get("_epochpp_options") or {}
-    level = options.get("level")
-    if level is None:
-        try:
-            level = int(setting("jit_level", "EPOCHPP_JIT_LEVEL", "2") or 2)
-        except ValueError:
-            level = 2
-    return max(2, min(4, level))
-
-
-def _attribute(module, qualname):
-    obj = sys.modules.get(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part, None)
-    return obj
-
-
-# --- on the workers -----------------------------------------------------------------------
-
-def _dispatcher_by_name(module, qualname, level):
-    """The worker's own ``module.qualname``; jitted at ``level`` unless it already runs at it."""
-    import importlib
-
-    importlib.import_module(module)
-    obj = _attribute(module, qualname)
-    if _is_dispatcher(obj):
-        if _client_jit_level(obj) == level:
-            return obj
-        obj = obj.py_func
-    return _jit_on_worker(obj, level)
-
-
-def _jit_on_worker(fn, level):
-    """``epochpp.jit(fn, level=level)``, or ``fn`` itself where that cannot be made (no built
-    core on this worker, not a plain function): the interpreter then runs it."""
-    if type(fn) is not types.FunctionType:
-        return fn
-    try:
-        from . import jit
-
-        return jit(fn, level=level)
-    except Exception:  # noqa: BLE001 - e.g. epochpp._core is not built on this worker
-        return fn
-
-
-_loaded = {}  # digest of a function payload -> the callable this worker process runs
-_loaded_lock = threading.Lock()
-_LOADED_MAX = 32
-
-
-def _load_function(payload):
-    import hashlib
-    import linecache
-
-    key = hashlib.blake2b(payload, digest_size=16).digest()
-    with _loaded_lock:
-        fn = _loaded.pop(key, None)
-        if fn is None:
-            target, level, sources = pickle.loads(payload)
-            for filename, lines in sources.items():  # mtime None: linecache keeps the entry
-                linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
-            fn = pickle.loads(target)
-            if level is not None:
-                fn = _jit_on_worker(fn, level)
-            while len(_loaded) >= _LOADED_MAX:
-                _loaded.pop(next(iter(_loaded)))
-        _loaded[key] = fn  # most recently used last
-        return fn
-
-
-def _worker_name() -> str:
-    try:
-        from distributed import get_worker
-
-        return f"Dask worker {get_worker().address} (pid {os.getpid()})"
-    except Exception:  # noqa: BLE001 - not inside a worker (a test calling it directly)
-        return f"process {os.getpid()}"
-
-
-class _BatchCall:
-    """Unpickled on a worker, it is ``_run_batch(*args)``: the call happens as it unpickles."""
-
-    def __init__(self, *args):
-        self.args = args
-
-    def __reduce__(self):
-        return _run_batch, self.args
-
-
-def _run_batch(fn_payload, start, batch):
-    """On a worker: the results of one batch, or its first failure, as cloudpickle bytes."""
-    import cloudpickle
-
-    try:
-        fn = _load_function(fn_payload)
-        calls = pickle.loads(batch)
-    except Exception as e:  # noqa: BLE001 - e.g. a module the worker cannot import
-        _note(e, f"(epochpp.parallel_map: the {_worker_name()} could not load the function or "
-                 f"items {start}.. sent to it; install the modules they need on every worker)")
-        return _dumps_error(start, e)
-    results = []
-    for i, args in enumerate(calls, start):
-        try:
-            results.append(fn(*args))
-        except BaseException as e:
-            _note(e, f"(epochpp.parallel_map: raised by item {i} on the {_worker_name()})")
-            return _dumps_error(i, e)
-    try:
-        return cloudpickle.dumps(("ok", results), pickle.HIGHEST_PROTOCOL)
-    except Exception as e:  # noqa: BLE001
-        return _dumps_error(start, TypeError(
-            f"epochpp.parallel_map: a result of items {start}..{start + len(calls) - 1} cannot be "
-            f"sent back from the {_worker_name()} ({type(e).__name__}: {e}); return values that "
-            "pickle can copy"))
-
-
-def _note(e, text):
-    if hasattr(e, "add_note"):  # Python 3.11+
-        e.add_note(text)
-
-
-def _dumps_error(index, e):
-    import traceback
-
-    import cloudpickle
-
-    tb = "".join(traceback.format_exception(type(e), e, e.__traceback__))
-    try:
-        data = cloudpickle.dumps(("error", index, e, tb), pickle.HIGHEST_PROTOCOL)
-        pickle.loads(data)
-        return data
-    except Exception:  # noqa: BLE001 - the exception would not survive the trip back
-        replacement = RuntimeError(f"{type(e).__module__}.{type(e).__qualname__}: {e} (raised by "
-                                   f"item {index} on the {_worker_name()}; that exception type "
-                                   "cannot be pickled back to the caller)")
-        return cloudpickle.dumps(("error", index, replacement, tb), pickle.HIGHEST_PROTOCOL)
-
-
 # --- collecting the results ---------------------------------------------------------------
 
 class _WorkerTraceback(Exception):
@@ -380,11 +248,13 @@ def _collect(distributed, client, futures, shown, fn):
     failures = {}  # batch -> (item index, exception, traceback text) or a failed future
     ended = 0
     done_items = 0
-    for f in distributed.as_completed(futures, loop=client.loop):
+    # with_results: the results are fetched as the batches end, not one round trip each
+    for f, result in distributed.as_completed(futures, loop=client.loop, with_results=True,
+                                              raise_errors=False):
         b = batch_of[f.key]
         ended += 1
         if f.status == "finished":
-            outcome = pickle.loads(f.result())
+            outcome = pickle.loads(result)
             if outcome[0] == "ok":
                 results[b] = outcome[1]
                 done_items += len(outcome[1])

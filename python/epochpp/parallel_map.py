@@ -74,6 +74,10 @@ def parallel_map(fn, *iterables, backend=None, client=None, progress=None):
     workers = min(size, len(calls))
     if workers < 2:
         return _run_serial(fn, calls)
+    if _in_daemon_process():
+        return _run_serial(fn, calls, (
+            "this process is a daemon (a Dask worker, or a worker of a multiprocessing pool), "
+            "and daemons cannot start worker processes"))
     unguarded = _unguarded_main_call()
     if unguarded is not None:
         return _run_serial(fn, calls, (
@@ -185,6 +189,11 @@ def _describe(fn) -> str:
     if code is None:
         return name
     return f"{name} ({code.co_filename}:{code.co_firstlineno})"
+
+
+def _in_daemon_process() -> bool:
+    mp = sys.modules.get("multiprocessing")
+    return mp is not None and bool(mp.current_process().daemon)
 
 
 def _refuse_while_worker_imports_main():

@@ -100,11 +100,11 @@ def test_compiled_functions_run_as_native_code_on_the_workers(client):
         dh.jitted_sum_squares.py_func(n) for n in items]
     arrays = [np.arange(n, dtype=np.float64) for n in (0, 3, 1000, 17)]
     assert epochpp.parallel_map(h.array_total, arrays, client=client) == [h.array_total(a) for a in arrays]
-    for texts in client.run(dh.loaded_functions).values():
+    for texts in db.explain_workers(client).values():
         for name in ("collatz_steps", "jitted_sum_squares", "array_total"):
             if name in texts:  # a worker that ran no batch of it has not loaded it
                 assert "native code" in texts[name], texts[name]
-    ran = set().union(*client.run(dh.loaded_functions).values())
+    ran = set().union(*db.explain_workers(client).values())
     assert {"collatz_steps", "jitted_sum_squares", "array_total"} <= ran
 
 
@@ -129,8 +129,14 @@ def test_function_sent_by_value_compiles_from_the_shipped_source(client, tmp_pat
     tri_total = namespace["tri_total"]
     items = [0, 1, 10, 300, 12345]
     assert epochpp.parallel_map(tri_total, items, client=client) == [tri_total(n) for n in items]
-    texts = [t["tri_total"] for t in client.run(dh.loaded_functions).values() if "tri_total" in t]
+    texts = [t["tri_total"] for t in db.explain_workers(client).values() if "tri_total" in t]
     assert texts and all("native code" in t for t in texts), texts
+
+
+def test_a_local_map_inside_a_dask_worker_runs_serially_there(client):
+    for values, warned in epochpp.parallel_map(dh.nested_local_map, [3, 5], client=client):
+        assert values == [10 * x for x in range(len(values))]
+        assert len(warned) == 1 and "this process is a daemon (a Dask worker" in warned[0]
 
 
 # --- exceptions ---------------------------------------------------------------------------
@@ -270,7 +276,8 @@ def test_without_dask_the_error_says_what_to_install(monkeypatch, no_cluster_set
 
 def test_import_epochpp_and_the_local_backend_do_not_load_dask():
     code = ("import sys, epochpp; epochpp.parallel_map(abs, [1, -2]); "
-            "print(sorted(m for m in ('dask', 'distributed', 'cloudpickle', 'epochpp.dask_backend') if m in sys.modules))")
+            "print(sorted(m for m in ('dask', 'distributed', 'cloudpickle', 'epochpp.dask_backend', 'epochpp.dask_worker')"
+            " if m in sys.modules))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [PYTHON_DIR, os.environ.get("PYTHONPATH")])))
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
@@ -339,7 +346,7 @@ def test_epochpp_run_cluster_sends_parallel_map_to_the_cluster(cluster, client, 
     assert r.returncode == 0, r.stderr
     expected = [sum(_steps(k) for k in range(1, n)) for n in range(12)]
     assert r.stdout == f"{expected}\nelsewhere: True\n"
-    texts = [t["total_steps"] for t in client.run(dh.loaded_functions).values() if "total_steps" in t]
+    texts = [t["total_steps"] for t in db.explain_workers(client).values() if "total_steps" in t]
     assert texts and all("native code (Level 3)" in t for t in texts), texts
 
 
