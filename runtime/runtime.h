@@ -34,6 +34,11 @@ struct CallState {
   }
 };
 
+// Tuple arguments larger than this run in the interpreter: compile time grows steeply with the
+// number of elements (a 1,000-element tuple took minutes), and a deep nesting would recurse deeply.
+constexpr Py_ssize_t kMaxTupleElements = 64;
+constexpr int kMaxTupleDepth = 8;
+
 int numpyTypeNum(ir::Kind k);          // NPY_FLOAT64 ...
 ir::Kind kindOfTypeNum(int type_num);  // Unknown if unsupported
 
