@@ -138,7 +138,7 @@ static PyObject* npScalar(Kind k, uint64_t raw) {
   return r;
 }
 
-static PyObject* boxScalar(Kind k, uint64_t raw) {
+PyObject* boxScalar(Kind k, uint64_t raw) {
   union { uint64_t u; double d; int64_t i; } v{raw};
   switch (k) {
     case Kind::Bool: return PyBool_FromLong(v.i != 0);

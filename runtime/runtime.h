@@ -48,6 +48,8 @@ ir::Type typeOf(PyObject* obj);
 bool unbox(PyObject* obj, const ir::Type& t, std::vector<uint64_t>& slots);
 // Builds the Python object for flattened slots starting at *pos; advances *pos.
 PyObject* box(const ir::Type& t, const uint64_t* slots, size_t* pos);
+// The Python object for one scalar of kind k held in a slot (NumPy floats as doubles).
+PyObject* boxScalar(ir::Kind k, uint64_t raw);
 // Turns a failed call's context into a Python exception.
 void raiseFromCtx(EpCtx* ctx, CallState* st);
 

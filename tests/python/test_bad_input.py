@@ -952,3 +952,76 @@ def test_tuples_in_a_program_without_numpy(tmp_path):
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.startswith("ok") and int(r.stdout.split()[1]) >= 2
+
+
+# -------------------------------------------------- allocations that cannot be made, arange
+def make_zeros(n):
+    return np.zeros(n).size
+
+
+def make_ones2(n, m):
+    return np.ones((n, m)).size
+
+
+def make_empty_like_sum(a, b):
+    return (a + b).size
+
+
+def arange3(a, b, s):
+    x = np.arange(a, b, s)
+    return len(x), x[0] if len(x) else -1, x[-1] if len(x) else -1
+
+
+def arange_f(a, b, s):
+    x = np.arange(a, b, s)
+    return len(x), x[-1] if len(x) else -1.0
+
+
+@pytest.mark.parametrize("n", [-1, 0, 7, 2 ** 40, 2 ** 41, 2 ** 59, 2 ** 62, 2 ** 63 - 1])
+def test_allocations_too_big(n, level):
+    # NumPy's own error (ValueError "array is too big", MemoryError "Unable to allocate ...")
+    same(make_zeros, (n,), level, native=True)
+    same(make_ones2, (n, 3), level, native=True)
+    same(make_ones2, (3, n), level, native=True)
+    same(make_ones2, (n, n), level, native=True)
+
+
+def test_broadcast_result_too_big(level):
+    col = lambda: huge_virtual((2 ** 31, 1))  # noqa: E731
+    row = lambda: huge_virtual((1, 2 ** 31))  # noqa: E731
+    same_huge(make_empty_like_sum, lambda: (col(), row()), level)
+
+
+ARANGE_INTS = [0, 5, -5, 3, 2 ** 62, -2 ** 62, 2 ** 63 - 1, -2 ** 63]
+
+
+@pytest.mark.parametrize("s", [1, -1, 2, -3, 5, 10, 2 ** 63 - 1, -2 ** 63, 0])
+def test_arange_bounds(s, level):
+    # np.arange(0, -1, 5) was [0]; spans beyond int64 and lengths no machine can allocate
+    # are NumPy's to decide
+    for a in ARANGE_INTS:
+        for b in ARANGE_INTS:
+            same(arange3, (a, b, s), level, native=True)
+
+
+@pytest.mark.parametrize("args", [
+    (0.0, -1.0, 5.0), (0.0, 1e19, 1.0), (0.0, -1e19, 1.0), (0.0, -9.2e18, 1.0), (0.0, 1.0, 0.0), (0, 1, 0.0),
+    (0.0, 1.0, 1e-300), (0.0, math.inf, 1.0), (0.0, -math.inf, 1.0), (math.nan, 1.0, 1.0), (5.0, 3.0, 0.5),
+    (0.0, 1.0, -0.25), (0, 10, 0.5), (2 ** 53 + 1, 2 ** 53 + 3, 1.0), (0.0, 3.0, True),
+], ids=repr)
+def test_arange_floats(args, level):
+    # a zero step raises "float division by zero" with a Python float among the arguments
+    same(arange_f, args, level, native=True)
+
+
+@pytest.mark.parametrize("args", [
+    (np.int32(5), 0, 0), (np.int64(0), 0, 0), (0, 5, np.int32(0)), (np.int32(-2 ** 31), np.int32(2 ** 31 - 1), 1),
+    (np.int64(-2 ** 63), np.int64(2 ** 63 - 1), 1), (np.int32(5), 2 ** 35, 2 ** 33), (np.int32(1), 9, np.int32(2)),
+    (0, 5, np.bool_(False)), (0, 5, np.bool_(True)), (True, 5, True), (0, np.float32(2.5), 1), (np.float64(0), 0, 0),
+    (0, 5, np.float32(0)), (np.float64(1), np.float64(-np.inf), 1),
+], ids=lambda a: _vid(a))
+def test_arange_numpy_scalar_arguments(args, level):
+    # NumPy's own arithmetic on its scalars: wraps, ValueError instead of ZeroDivisionError, NEP 50
+    with np.errstate(all="ignore"):
+        same(arange3 if not any(isinstance(x, (float, np.floating)) for x in args) else arange_f, args, level,
+             native=True)
