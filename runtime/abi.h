@@ -58,6 +58,11 @@ int32_t ep_rt_alloc(EpCtx* ctx, int32_t dtype_kind, int32_t ndim, const int64_t*
    or when the call ends. */
 void* ep_rt_scratch(EpCtx* ctx, int64_t bytes);
 void ep_rt_scratch_free(EpCtx* ctx, void* p);
+/* np.arange(start, stop, step) computed by NumPy itself, with the arguments as the user passed
+   them (raw 64-bit values; `kinds`: their ir::Kind, one byte each), so its result or its error is
+   CPython's. `dtype_kw`: the dtype= given (an ir::Kind) or -1; `dtype_kind`: the result's. */
+int32_t ep_rt_numpy_arange(EpCtx* ctx, int32_t dtype_kind, int32_t dtype_kw, int64_t start, int64_t stop, int64_t step,
+                           int32_t kinds, EpArray* out);
 /* np.dot of two 1-D float arrays through NumPy itself (bit-for-bit what NumPy's BLAS gives). */
 int32_t ep_rt_numpy_dot(EpCtx* ctx, int32_t dtype_kind, const EpArray* a, const EpArray* b, double* out);
 /* round(x, ndigits) for floats, exactly as CPython (correctly rounded decimal); may raise. */

@@ -34,7 +34,11 @@ Kind kindOfTypeNum(int tn) {
   return Kind::Unknown;
 }
 
-Type typeOf(PyObject* o) {
+static Type typeOf(PyObject* o, int depth);
+
+Type typeOf(PyObject* o) { return typeOf(o, 0); }
+
+static Type typeOf(PyObject* o, int depth) {
   PyTypeObject* t = Py_TYPE(o);
   if (t == &PyBool_Type) return Type::scalar(Kind::Bool);
   if (t == &PyLong_Type) {
@@ -44,7 +48,18 @@ Type typeOf(PyObject* o) {
   }
   if (t == &PyFloat_Type) return Type::scalar(Kind::Float);
   if (o == Py_None) return Type::none();
-  if (!numpyReady() && t != &PyTuple_Type) return Type::unknown();
+  if (t == &PyTuple_Type) {
+    Py_ssize_t n = PyTuple_GET_SIZE(o);
+    if (n > kMaxTupleElements || depth >= kMaxTupleDepth) return Type::unknown();
+    std::vector<Type> el;
+    for (Py_ssize_t i = 0; i < n; ++i) {
+      Type e = typeOf(PyTuple_GET_ITEM(o, i), depth + 1);
+      if (!e.known()) return Type::unknown();
+      el.push_back(e);
+    }
+    return Type::tuple(el);
+  }
+  if (!numpyReady()) return Type::unknown();  // no NumPy API (not even &PyArray_Type) before numpy is imported
   if (t == &PyArray_Type) {
     PyArrayObject* a = reinterpret_cast<PyArrayObject*>(o);
     PyArray_Descr* d = PyArray_DESCR(a);
@@ -56,17 +71,6 @@ Type typeOf(PyObject* o) {
     Layout l = PyArray_IS_C_CONTIGUOUS(a) ? Layout::C : (PyArray_IS_F_CONTIGUOUS(a) ? Layout::F : Layout::A);
     return Type::array(k, nd, l, !PyArray_ISWRITEABLE(a));
   }
-  if (t == &PyTuple_Type) {
-    Py_ssize_t n = PyTuple_GET_SIZE(o);
-    std::vector<Type> el;
-    for (Py_ssize_t i = 0; i < n; ++i) {
-      Type e = typeOf(PyTuple_GET_ITEM(o, i));
-      if (!e.known()) return Type::unknown();
-      el.push_back(e);
-    }
-    return Type::tuple(el);
-  }
-  if (o == Py_None) return Type::none();
   if (PyArray_IsScalar(o, Generic)) {
     PyArray_Descr* d = PyArray_DescrFromScalar(o);
     Kind k = d ? kindOfTypeNum(d->type_num) : Kind::Unknown;
@@ -134,7 +138,7 @@ static PyObject* npScalar(Kind k, uint64_t raw) {
   return r;
 }
 
-static PyObject* boxScalar(Kind k, uint64_t raw) {
+PyObject* boxScalar(Kind k, uint64_t raw) {
   union { uint64_t u; double d; int64_t i; } v{raw};
   switch (k) {
     case Kind::Bool: return PyBool_FromLong(v.i != 0);

@@ -67,7 +67,7 @@ struct DispatcherObject {
 };
 
 // A short key from argument types; false when some argument cannot be compiled.
-static bool appendKey(PyObject* o, std::string& k) {
+static bool appendKey(PyObject* o, std::string& k, int depth = 0) {
   PyTypeObject* t = Py_TYPE(o);
   if (t == &PyFloat_Type) { k += 'f'; return true; }
   if (t == &PyBool_Type) { k += 'b'; return true; }
@@ -79,9 +79,10 @@ static bool appendKey(PyObject* o, std::string& k) {
     return true;
   }
   if (t == &PyTuple_Type) {
+    if (PyTuple_GET_SIZE(o) > kMaxTupleElements || depth >= kMaxTupleDepth) return false;
     k += '(';
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); ++i)
-      if (!appendKey(PyTuple_GET_ITEM(o, i), k)) return false;
+      if (!appendKey(PyTuple_GET_ITEM(o, i), k, depth + 1)) return false;
     k += ')';
     return true;
   }
@@ -264,7 +265,8 @@ static PyObject* dispatcherCall(PyObject* self, PyObject* const* args, size_t na
       if (st->arg_reason.empty()) {
         st->arg_reason = "argument " + std::to_string(i + 1) + " is a '" + std::string(Py_TYPE(args[i])->tp_name) +
                          "' (compiled code takes bool, int (int64), float, NumPy scalars, arrays of bool/int32/int64/"
-                         "float32/float64 with 1-3 dims, and tuples of these)";
+                         "float32/float64 with 1-3 dims, and tuples of these: at most " + std::to_string(kMaxTupleElements) +
+                         " elements, nested at most " + std::to_string(kMaxTupleDepth) + " deep)";
         notifyFallback(self);
       }
       return callInterpreted(st, args, nargsf, kwnames);

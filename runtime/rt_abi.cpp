@@ -33,6 +33,28 @@ extern "C" void ep_rt_raise_int_bounds(EpCtx* ctx, int32_t line, int64_t value, 
   ep_rt_raise(ctx, EP_EXC_OVERFLOW, line, msg);
 }
 
+// The pending Python exception (NumPy's own: "array is too big", "Unable to allocate 8.00 TiB
+// for an array with shape ...") becomes the call's error, exactly as NumPy raised it. GIL held.
+static int32_t keepPythonError(EpCtx* ctx) {
+  auto* st = static_cast<CallState*>(ctx->owned);
+  if (ctx->exc_kind == EP_EXC_NONE && !st->exc_type) {
+    ep_rt_raise(ctx, EP_EXC_MEMORY, 0, "");
+    PyErr_Fetch(&st->exc_type, &st->exc_value, &st->exc_tb);
+  } else {
+    PyErr_Clear();  // keep the first error
+  }
+  return EP_ERROR;
+}
+
+static void describe(PyArrayObject* a, int ndim, EpArray* out) {
+  out->data = PyArray_DATA(a);
+  for (int d = 0; d < 3; ++d) {
+    out->shape[d] = d < ndim ? PyArray_DIM(a, d) : 1;
+    out->strides[d] = d < ndim ? PyArray_STRIDE(a, d) : 0;
+  }
+  out->owner = a;
+}
+
 extern "C" int32_t ep_rt_alloc(EpCtx* ctx, int32_t dtype_kind, int32_t ndim, const int64_t* shape, int32_t order,
                                int32_t init, EpArray* out) {
   PyGILState_STATE g = PyGILState_Ensure();
@@ -41,10 +63,9 @@ extern "C" int32_t ep_rt_alloc(EpCtx* ctx, int32_t dtype_kind, int32_t ndim, con
   int tn = numpyTypeNum(static_cast<ir::Kind>(dtype_kind));
   PyObject* arr = init == 1 ? PyArray_ZEROS(ndim, dims, tn, order) : PyArray_EMPTY(ndim, dims, tn, order);
   if (!arr) {
-    PyErr_Clear();
+    int32_t st = keepPythonError(ctx);
     PyGILState_Release(g);
-    ep_rt_raise(ctx, EP_EXC_MEMORY, 0, "cannot allocate array");
-    return EP_ERROR;
+    return st;
   }
   if (init == 2) {
     PyObject* one = PyLong_FromLong(1);
@@ -52,13 +73,52 @@ extern "C" int32_t ep_rt_alloc(EpCtx* ctx, int32_t dtype_kind, int32_t ndim, con
     Py_DECREF(one);
   }
   static_cast<CallState*>(ctx->owned)->owned.push_back(arr);
-  PyArrayObject* a = reinterpret_cast<PyArrayObject*>(arr);
-  out->data = PyArray_DATA(a);
-  for (int d = 0; d < 3; ++d) {
-    out->shape[d] = d < ndim ? PyArray_DIM(a, d) : 1;
-    out->strides[d] = d < ndim ? PyArray_STRIDE(a, d) : 0;
+  describe(reinterpret_cast<PyArrayObject*>(arr), ndim, out);
+  PyGILState_Release(g);
+  return EP_OK;
+}
+
+extern "C" int32_t ep_rt_numpy_arange(EpCtx* ctx, int32_t dtype_kind, int32_t dtype_kw, int64_t start, int64_t stop,
+                                      int64_t step, int32_t kinds, EpArray* out) {
+  PyGILState_STATE g = PyGILState_Ensure();
+  PyObject* np = PyImport_ImportModule("numpy");
+  PyObject* fn = np ? PyObject_GetAttrString(np, "arange") : nullptr;
+  PyObject* args = fn ? PyTuple_New(3) : nullptr;
+  int64_t raw[3] = {start, stop, step};
+  bool ok = args != nullptr;
+  for (int k = 0; ok && k < 3; ++k) {
+    PyObject* v = boxScalar(static_cast<ir::Kind>((kinds >> (8 * k)) & 0xff), (uint64_t)raw[k]);
+    ok = v != nullptr;
+    if (ok) PyTuple_SET_ITEM(args, k, v);
   }
-  out->owner = arr;
+  PyObject* kw = ok ? PyDict_New() : nullptr;
+  if (kw && dtype_kw >= 0) {
+    PyObject* dt = reinterpret_cast<PyObject*>(PyArray_DescrFromType(numpyTypeNum(static_cast<ir::Kind>(dtype_kw))));
+    if (!dt || PyDict_SetItemString(kw, "dtype", dt) < 0) Py_CLEAR(kw);
+    Py_XDECREF(dt);
+  }
+  PyObject* arr = kw ? PyObject_Call(fn, args, kw) : nullptr;
+  Py_XDECREF(kw);
+  Py_XDECREF(args);
+  Py_XDECREF(fn);
+  Py_XDECREF(np);
+  if (arr && (!PyArray_Check(arr) || PyArray_NDIM(reinterpret_cast<PyArrayObject*>(arr)) != 1)) {
+    Py_CLEAR(arr);
+    PyErr_SetString(PyExc_SystemError, "np.arange did not return a 1-d array");
+  }
+  int tn = numpyTypeNum(static_cast<ir::Kind>(dtype_kind));
+  if (arr && PyArray_TYPE(reinterpret_cast<PyArrayObject*>(arr)) != tn) {  // the compiled code's dtype
+    PyObject* cast = PyArray_Cast(reinterpret_cast<PyArrayObject*>(arr), tn);
+    Py_DECREF(arr);
+    arr = cast;
+  }
+  if (!arr) {
+    int32_t st = keepPythonError(ctx);
+    PyGILState_Release(g);
+    return st;
+  }
+  static_cast<CallState*>(ctx->owned)->owned.push_back(arr);
+  describe(reinterpret_cast<PyArrayObject*>(arr), 1, out);
   PyGILState_Release(g);
   return EP_OK;
 }
@@ -242,6 +302,7 @@ void epochpp::runtime::registerRuntimeSymbols() {
   e.defineSymbol("ep_rt_raise_index", reinterpret_cast<void*>(&ep_rt_raise_index));
   e.defineSymbol("ep_rt_raise_int_bounds", reinterpret_cast<void*>(&ep_rt_raise_int_bounds));
   e.defineSymbol("ep_rt_alloc", reinterpret_cast<void*>(&ep_rt_alloc));
+  e.defineSymbol("ep_rt_numpy_arange", reinterpret_cast<void*>(&ep_rt_numpy_arange));
   e.defineSymbol("ep_rt_numpy_dot", reinterpret_cast<void*>(&ep_rt_numpy_dot));
   e.defineSymbol("ep_rt_round_ndigits", reinterpret_cast<void*>(&ep_rt_round_ndigits));
   e.defineSymbol("ep_rt_check_signals", reinterpret_cast<void*>(&ep_rt_check_signals));

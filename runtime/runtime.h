@@ -34,6 +34,11 @@ struct CallState {
   }
 };
 
+// Tuple arguments larger than this run in the interpreter: compile time grows steeply with the
+// number of elements (a 1,000-element tuple took minutes), and a deep nesting would recurse deeply.
+constexpr Py_ssize_t kMaxTupleElements = 64;
+constexpr int kMaxTupleDepth = 8;
+
 int numpyTypeNum(ir::Kind k);          // NPY_FLOAT64 ...
 ir::Kind kindOfTypeNum(int type_num);  // Unknown if unsupported
 
@@ -43,6 +48,8 @@ ir::Type typeOf(PyObject* obj);
 bool unbox(PyObject* obj, const ir::Type& t, std::vector<uint64_t>& slots);
 // Builds the Python object for flattened slots starting at *pos; advances *pos.
 PyObject* box(const ir::Type& t, const uint64_t* slots, size_t* pos);
+// The Python object for one scalar of kind k held in a slot (NumPy floats as doubles).
+PyObject* boxScalar(ir::Kind k, uint64_t raw);
 // Turns a failed call's context into a Python exception.
 void raiseFromCtx(EpCtx* ctx, CallState* st);
 

@@ -83,6 +83,7 @@ FunctionCallee ModuleLowering::rt(const std::string& name) {
   else if (name == "ep_rt_raise_index") ft = FunctionType::get(v, {ptr, i32, i64, i32, i64}, false);
   else if (name == "ep_rt_raise_int_bounds") ft = FunctionType::get(v, {ptr, i32, i64, i32}, false);
   else if (name == "ep_rt_alloc") ft = FunctionType::get(i32, {ptr, i32, i32, ptr, i32, i32, ptr}, false);
+  else if (name == "ep_rt_numpy_arange") ft = FunctionType::get(i32, {ptr, i32, i32, i64, i64, i64, i32, ptr}, false);
   else if (name == "ep_rt_numpy_dot") ft = FunctionType::get(i32, {ptr, i32, ptr, ptr, ptr}, false);
   else if (name == "ep_rt_round_ndigits") ft = FunctionType::get(i32, {ptr, dbl, i64, ptr}, false);
   else if (name == "ep_rt_scratch") ft = FunctionType::get(ptr, {ptr, i64}, false);

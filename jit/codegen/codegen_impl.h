@@ -121,6 +121,7 @@ struct FnLowering {
   llvm::Value* dim(Val arr, int d);
   llvm::Value* stride(Val arr, int d);
   Val alloc(Kind dtype, std::vector<llvm::Value*> shape, int order, int init, int line);
+  Val arange(const ir::Expr& e);
   void elementwiseInto(Val dest, const ir::Expr& e, int line);
   void fusedLoops(Fusion& fu, Val dest, const std::vector<llvm::Value*>& shape, const ir::Expr& e, int line);
   void broadcastLeaves(Fusion& fu, const std::vector<llvm::Value*>& shape, int line);

@@ -470,51 +470,7 @@ Val FnLowering::arrayIntrinsic(const ir::Expr& e) {
     loopNest(shape, [&](std::vector<Value*>& idx) { storeRaw(r, idx, load(srcA, idx)); });
     return {r.v, e.type};
   }
-  if (op == "arange" && e.type.dtype == Kind::NpFloat64) {
-    // NumPy: n = ceil((stop - start) / step); a[0] = start, a[1] = start + step,
-    // a[i] = start + i * delta with delta = a[1] - a[0]
-    std::vector<Value*> v;
-    for (auto& x : e.args) v.push_back(convert(expr(*x), Kind::Float, line).v);
-    auto* dt = b.getDoubleTy();
-    Value* start = v.size() >= 2 ? v[0] : ConstantFP::get(dt, 0.0);
-    Value* stop = v.size() >= 2 ? v[1] : v[0];
-    Value* step = v.size() == 3 ? v[2] : ConstantFP::get(dt, 1.0);
-    raiseIf(b.CreateFCmpOEQ(step, ConstantFP::get(dt, 0.0)), EP_EXC_ZERO_DIVISION, "division by zero", line);
-    Value* q = b.CreateUnaryIntrinsic(Intrinsic::ceil, b.CreateFDiv(b.CreateFSub(stop, start), step));
-    raiseIf(b.CreateFCmpUNO(q, q), EP_EXC_VALUE, "arange: cannot compute length", line);
-    raiseIf(b.CreateFCmpOGE(q, ConstantFP::get(dt, 9.2e18)), EP_EXC_VALUE, "Maximum allowed size exceeded", line);
-    Value* len = b.CreateSelect(b.CreateFCmpOLE(q, ConstantFP::get(dt, 0.0)), i64(0), b.CreateFPToSI(q, b.getInt64Ty()));
-    Val arr = alloc(Kind::NpFloat64, {len}, 0, 0, line);
-    Value* second = b.CreateFAdd(start, step);
-    Value* delta = b.CreateFSub(second, start);
-    loopNest({len}, [&](std::vector<Value*>& idx) {
-      Value* i = idx[0];
-      Value* x = b.CreateFAdd(start, b.CreateFMul(b.CreateSIToFP(i, dt), delta));
-      x = b.CreateSelect(b.CreateICmpEQ(i, i64(0)), start, b.CreateSelect(b.CreateICmpEQ(i, i64(1)), second, x));
-      b.CreateStore(x, elementPtr(arr, idx));
-    });
-    return arr;
-  }
-  if (op == "arange") {
-    std::vector<Value*> v;
-    for (auto& x : e.args) v.push_back(convert(expr(*x), Kind::Int, line).v);
-    Value* start = v.size() >= 2 ? v[0] : i64(0);
-    Value* stop = v.size() >= 2 ? v[1] : v[0];
-    Value* step = v.size() == 3 ? v[2] : i64(1);
-    raiseIf(b.CreateICmpEQ(step, i64(0)), EP_EXC_ZERO_DIVISION, "division by zero", line);
-    // length = max(0, ceil((stop - start) / step))
-    Value* span = b.CreateSub(stop, start);
-    Value* q = b.CreateSDiv(span, step);
-    Value* r = b.CreateSRem(span, step);
-    Value* len = b.CreateAdd(q, b.CreateZExt(b.CreateICmpNE(r, i64(0)), b.getInt64Ty()));
-    len = b.CreateSelect(b.CreateICmpSLT(len, i64(0)), i64(0), len);
-    Val arr = alloc(e.type.dtype, {len}, 0, 0, line);
-    loopNest({len}, [&](std::vector<Value*>& idx) {
-      Val x{b.CreateAdd(start, b.CreateMul(idx[0], step)), Type::scalar(Kind::NpInt64)};
-      storeRaw(arr, idx, convert(x, e.type.dtype, line));
-    });
-    return arr;
-  }
+  if (op == "arange") return arange(e);
   if (op == "fill") {
     Val arr = expr(*e.args[0]);
     Val v = expr(*e.args[1]);

@@ -204,6 +204,117 @@ Val FnLowering::alloc(Kind dtype, std::vector<Value*> shape, int order, int init
   return {b.CreateLoad(m.arrayTy, out), Type::array(dtype, (int)shape.size(), order == 1 ? ir::Layout::F : ir::Layout::C)};
 }
 
+// np.arange as NumPy computes it. The length is ceil((stop - start) / step) with Python's (or
+// NumPy's) arithmetic on the arguments as passed; whatever compiled int64/double arithmetic cannot
+// decide exactly -- a zero step (its error depends on the arguments' types), a span beyond int64,
+// a NaN or out-of-range length, a length no machine could allocate -- is handed to NumPy itself
+// with the original arguments, so its result or its error is what CPython gets.
+Val FnLowering::arange(const ir::Expr& e) {
+  int line = e.line;
+  std::vector<Val> orig;
+  for (auto& x : e.args) orig.push_back(expr(*x));
+  size_t n = orig.size();
+  // NumPy's arguments: (start, stop, step), defaults 0 and 1 (Python ints)
+  Value* raw[3] = {i64(0), nullptr, i64(1)};
+  int kinds[3] = {(int)Kind::Int, 0, (int)Kind::Int};
+  for (size_t i = 0; i < n; ++i) {
+    size_t at = n == 1 ? 1 : i;
+    Val v = orig[i];
+    raw[at] = ir::isFloatKind(v.t.kind) ? b.CreateBitCast(convert(v, Kind::Float, line).v, b.getInt64Ty())
+                                        : convert(v, Kind::Int, line).v;
+    kinds[at] = (int)v.t.kind;
+  }
+  // NumPy scalars among the arguments: NumPy's own arithmetic (wrapping in their width, NEP 50
+  // errors for Python ints that do not fit): always NumPy's
+  bool numpyArgs = false;
+  for (int k : kinds) numpyArgs |= k >= (int)Kind::NpBool && k <= (int)Kind::NpFloat64;
+  auto fetchFromNumpy = [&](Value* cond, const std::function<Val()>& fast) -> Val {
+    if (numpyArgs) cond = b.getTrue();
+    auto* slowB = newBB("arange.numpy");
+    auto* fastB = newBB("arange.fill");
+    auto* joinB = newBB("arange.done");
+    b.CreateCondBr(cond, slowB, fastB);
+    b.SetInsertPoint(slowB);
+    Value* out = entryAlloca(m.arrayTy, "arange");
+    Value* packed = i32(kinds[0] | kinds[1] << 8 | kinds[2] << 16);
+    checkStatus(b.CreateCall(m.rt("ep_rt_numpy_arange"),
+                             {ctx, i32((int)e.type.dtype), i32(e.ival), raw[0], raw[1], raw[2], packed, out}));
+    Value* fromNumpy = b.CreateLoad(m.arrayTy, out);
+    BasicBlock* slowEnd = b.GetInsertBlock();
+    b.CreateBr(joinB);
+    b.SetInsertPoint(fastB);
+    Val arr = fast();
+    BasicBlock* fastEnd = b.GetInsertBlock();
+    b.CreateBr(joinB);
+    b.SetInsertPoint(joinB);
+    PHINode* phi = b.CreatePHI(m.arrayTy, 2);
+    phi->addIncoming(fromNumpy, slowEnd);
+    phi->addIncoming(arr.v, fastEnd);
+    return {phi, arr.t};
+  };
+  if (e.type.dtype == Kind::NpFloat64) {
+    // NumPy: n = ceil((stop - start) / step); a[0] = start, a[1] = start + step,
+    // a[i] = start + i * delta with delta = a[1] - a[0]
+    auto* dt = b.getDoubleTy();
+    auto asDouble = [&](int k) {  // ints exactly rounded, as Python's int / float do
+      if (ir::isFloatKind((Kind)kinds[k])) return b.CreateBitCast(raw[k], dt);
+      return convert({raw[k], Type::scalar(Kind::Int)}, Kind::Float, line).v;
+    };
+    Value* start = asDouble(0);
+    Value* stop = asDouble(1);
+    Value* step = asDouble(2);
+    Value* q = b.CreateUnaryIntrinsic(Intrinsic::ceil, b.CreateFDiv(b.CreateFSub(stop, start), step));
+    Value* slow = b.CreateOr(b.CreateFCmpOEQ(step, ConstantFP::get(dt, 0.0)), b.CreateFCmpUNO(q, q));
+    slow = b.CreateOr(slow, b.CreateFCmpOGT(q, ConstantFP::get(dt, double(int64_t(1) << 40))));
+    slow = b.CreateOr(slow, b.CreateFCmpOLT(q, ConstantFP::get(dt, -9223372036854775808.0)));
+    // Python does int arithmetic exactly (stop - start, start + step) before NumPy rounds to float:
+    // the same as in doubles only while the ints are exact doubles
+    for (int k = 0; k < 3; ++k)
+      if (!ir::isFloatKind((Kind)kinds[k])) {
+        Value* big = b.CreateICmpUGT(b.CreateAdd(raw[k], i64(int64_t(1) << 53)), i64(int64_t(1) << 54));
+        slow = b.CreateOr(slow, big);
+      }
+    return fetchFromNumpy(slow, [&] {
+      Value* len = b.CreateSelect(b.CreateFCmpOLE(q, ConstantFP::get(dt, 0.0)), i64(0), b.CreateFPToSI(q, b.getInt64Ty()));
+      Val arr = alloc(Kind::NpFloat64, {len}, 0, 0, line);
+      Value* second = b.CreateFAdd(start, step);
+      Value* delta = b.CreateFSub(second, start);
+      loopNest({len}, [&](std::vector<Value*>& idx) {
+        Value* i = idx[0];
+        Value* x = b.CreateFAdd(start, b.CreateFMul(b.CreateSIToFP(i, dt), delta));
+        x = b.CreateSelect(b.CreateICmpEQ(i, i64(0)), start, b.CreateSelect(b.CreateICmpEQ(i, i64(1)), second, x));
+        b.CreateStore(x, elementPtr(arr, idx));
+      });
+      return arr;
+    });
+  }
+  Value* start = raw[0];
+  Value* stop = raw[1];
+  Value* step = raw[2];
+  Value* sub = b.CreateBinaryIntrinsic(Intrinsic::ssub_with_overflow, stop, start);
+  Value* span = b.CreateExtractValue(sub, {0});
+  Value* wide = b.CreateOr(b.CreateExtractValue(sub, {1}),
+                           b.CreateAnd(b.CreateICmpEQ(span, i64(INT64_MIN)), b.CreateICmpEQ(step, i64(-1))));
+  Value* odd = b.CreateOr(wide, b.CreateICmpEQ(step, i64(0)));
+  Value* divisor = b.CreateSelect(odd, i64(1), step);
+  Value* q = b.CreateSDiv(span, divisor);
+  Value* r = b.CreateSRem(span, divisor);
+  // the ceiling of a positive quotient is one more than its truncation when there is a remainder;
+  // a negative quotient's truncation is its ceiling (np.arange(0, -1, 5) is empty)
+  Value* up = b.CreateAnd(b.CreateICmpNE(r, i64(0)), b.CreateICmpSGE(b.CreateXor(r, divisor), i64(0)));
+  Value* len = b.CreateAdd(q, b.CreateZExt(up, b.getInt64Ty()));
+  len = b.CreateSelect(b.CreateICmpSLT(len, i64(0)), i64(0), len);
+  Value* slow = b.CreateOr(odd, b.CreateICmpSGT(len, i64(int64_t(1) << 40)));
+  return fetchFromNumpy(slow, [&] {
+    Val arr = alloc(e.type.dtype, {len}, 0, 0, line);
+    loopNest({len}, [&](std::vector<Value*>& idx) {
+      Val x{b.CreateAdd(start, b.CreateMul(idx[0], step)), Type::scalar(Kind::NpInt64)};
+      storeRaw(arr, idx, convert(x, e.type.dtype, line));
+    });
+    return arr;
+  });
+}
+
 void FnLowering::loopNest(const std::vector<Value*>& shape, const std::function<void(std::vector<Value*>&)>& body) {
   std::vector<Value*> idx(shape.size());
   std::function<void(size_t)> level = [&](size_t d) {

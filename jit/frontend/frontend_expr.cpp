@@ -58,11 +58,14 @@ static bool pristine(py::handle mod, const std::string& attr, PyObject* v, bool 
   static std::map<PyObject*, PyObject*>* snaps = new std::map<PyObject*, PyObject*>;  // never freed
   PyObject*& snap = (*snaps)[mod.ptr()];
   if (!snap) snap = PyDict_Copy(py::object(mod.attr("__dict__")).ptr());
-  if (!v || !snap || PyDict_GetItemString(snap, attr.c_str()) != v) return false;
-  if (PyFloat_CheckExact(v) || PyType_Check(v)) return true;  // constants, scalar types
-  if (isMath) return PyCFunction_Check(v);
-  std::string m = py::str(py::getattr(py::handle(v), "__module__", py::str("")));
-  return m.rfind("numpy", 0) == 0;
+  if (!v || !snap) return false;
+  PyObject* seen = PyDict_GetItemString(snap, attr.c_str());
+  if (seen && seen != v) return false;  // replaced since
+  bool own = PyFloat_CheckExact(v) || PyType_Check(v);  // constants, scalar types
+  if (!own && isMath) own = PyCFunction_Check(v);
+  if (!own && !isMath) own = std::string(py::str(py::getattr(py::handle(v), "__module__", py::str("")))).rfind("numpy", 0) == 0;
+  if (own && !seen) PyDict_SetItemString(snap, attr.c_str(), v);  // loaded lazily after the snapshot
+  return own;
 }
 
 // Resolves `math.sqrt`, `np.sum`, `numpy.zeros` (module objects found in globals) to a name.

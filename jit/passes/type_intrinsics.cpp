@@ -193,7 +193,8 @@ Type TypeInfer::intrinsic(Expr& e, const std::vector<Type>& a) {
     need(1, 3);
     bool fl = false;
     for (size_t i = 0; i < a.size(); ++i) {
-      if (!a[i].isScalar()) fail(e.line, "np.arange() of " + a[i].str());
+      if (!a[i].isScalar() || a[i].kind == Kind::Union || a[i].kind == Kind::None)
+        fail(e.line, "np.arange() of " + a[i].str());
       fl |= a[i].isFloatLike();
     }
     if (e.ival >= 0 && (Kind)e.ival != Kind::NpFloat64 && (Kind)e.ival != Kind::NpInt64)
