@@ -143,6 +143,11 @@ struct FnLowering {
   Val readVar(int slot, int line);
   void forRange(const ir::Stmt& s);
   void checkSignals(int line);
+  // Branches to a new loop header with a phi (`init` on entry) that goes to `body` while
+  // cond(phi) holds, else to `exit`; leaves the builder in `body`. The caller adds the latch's
+  // incoming value to the phi.
+  llvm::PHINode* loopHeader(llvm::Value* init, const char* name, const std::function<llvm::Value*(llvm::Value*)>& cond,
+                            llvm::BasicBlock* body, llvm::BasicBlock* exit);
   void countedLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* to,
                    llvm::BasicBlock* done, llvm::BasicBlock* exitB, bool pollEach);
   void rangeLoops(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n, llvm::BasicBlock* elseB,

@@ -187,20 +187,13 @@ void FnLowering::gpuKernel(const ir::Stmt& s) {
 
   auto* reduceB = newBB("block.reduce");
   gpuFail = reduceB;  // a failed iteration: the status is set, the thread stops and joins the barriers
-  BasicBlock* pre = b.GetInsertBlock();
-  auto* head = newBB("grid.head");
   auto* bodyB = newBB("grid.body");
   auto* latch = newBB("grid.latch");
-  b.CreateBr(head);
-  b.SetInsertPoint(head);
-  PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
-  k->addIncoming(first, pre);
-  b.CreateCondBr(b.CreateICmpULT(k, n), bodyB, reduceB);
-  b.SetInsertPoint(bodyB);
+  PHINode* k = loopHeader(first, "k", [&](Value* v) { return b.CreateICmpULT(v, n); }, bodyB, reduceB);
   countedLoop(s, start, step, k, b.CreateAdd(k, i64(1)), latch, latch, false);  // one iteration
   b.SetInsertPoint(latch);
   k->addIncoming(b.CreateAdd(k, stride), latch);
-  b.CreateBr(head);
+  b.CreateBr(k->getParent());
 
   b.SetInsertPoint(reduceB);
   gpuFail = nullptr;
@@ -226,19 +219,12 @@ void FnLowering::gpuKernel(const ir::Stmt& s) {
     auto barrier = [&] { b.CreateIntrinsic(Intrinsic::nvvm_barrier0, {}, {}); };
     barrier();
     // for (half = ntid / 2; half > 0; half /= 2) { if (tid < half) combine(tid, tid + half); barrier }
-    Value* half0 = b.CreateLShr(ntid, i64(1));
-    BasicBlock* p0 = b.GetInsertBlock();
-    auto* th = newBB("tree.head");
     auto* tb = newBB("tree.step");
     auto* tc = newBB("tree.combine");
     auto* tl = newBB("tree.latch");
     auto* te = newBB("tree.end");
-    b.CreateBr(th);
-    b.SetInsertPoint(th);
-    PHINode* half = b.CreatePHI(b.getInt64Ty(), 2, "half");
-    half->addIncoming(half0, p0);
-    b.CreateCondBr(b.CreateICmpUGT(half, i64(0)), tb, te);
-    b.SetInsertPoint(tb);
+    PHINode* half = loopHeader(b.CreateLShr(ntid, i64(1)), "half", [&](Value* v) { return b.CreateICmpUGT(v, i64(0)); },
+                               tb, te);
     b.CreateCondBr(b.CreateICmpULT(tid, half), tc, tl);
     b.SetInsertPoint(tc);
     Value* ovf = b.getFalse();
@@ -257,7 +243,7 @@ void FnLowering::gpuKernel(const ir::Stmt& s) {
     b.SetInsertPoint(tl);
     barrier();
     half->addIncoming(b.CreateLShr(half, i64(1)), b.GetInsertBlock());
-    b.CreateBr(th);
+    b.CreateBr(half->getParent());
     b.SetInsertPoint(te);
     auto* writeB = newBB("block.write");
     auto* endB = newBB("block.end");

@@ -177,18 +177,24 @@ void FnLowering::checkSignals(int line) {
 // The body of `for` loop s for k in [from, to) (0 <= from; the loop variable is start + k*step),
 // going on to `done` when it runs out; `break` goes to `exitB`. `pollEach`: count iterations
 // and look for Ctrl-C every 2**16 of them.
-void FnLowering::countedLoop(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* to, BasicBlock* done,
-                             BasicBlock* exitB, bool pollEach) {
+PHINode* FnLowering::loopHeader(Value* init, const char* name, const std::function<Value*(Value*)>& cond, BasicBlock* body,
+                                BasicBlock* exit) {
   BasicBlock* pre = b.GetInsertBlock();
-  auto* head = newBB("for.head");
-  auto* bodyB = newBB("for.body");
-  auto* latch = newBB("for.latch");
+  auto* head = newBB("loop.head");
   b.CreateBr(head);
   b.SetInsertPoint(head);
-  PHINode* k = b.CreatePHI(b.getInt64Ty(), 2, "k");
-  k->addIncoming(from, pre);
-  b.CreateCondBr(b.CreateICmpULT(k, to), bodyB, done);
-  b.SetInsertPoint(bodyB);
+  PHINode* phi = b.CreatePHI(init->getType(), 2, name);
+  phi->addIncoming(init, pre);
+  b.CreateCondBr(cond(phi), body, exit);
+  b.SetInsertPoint(body);
+  return phi;
+}
+
+void FnLowering::countedLoop(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* to, BasicBlock* done,
+                             BasicBlock* exitB, bool pollEach) {
+  auto* bodyB = newBB("for.body");
+  auto* latch = newBB("for.latch");
+  PHINode* k = loopHeader(from, "k", [&](Value* v) { return b.CreateICmpULT(v, to); }, bodyB, done);
   assign(s.slot, {b.CreateAdd(start, b.CreateMul(k, step)), Type::scalar(Kind::Int)}, s.line);
   loops.push_back({exitB, latch});
   block(s.body);
@@ -197,7 +203,7 @@ void FnLowering::countedLoop(const ir::Stmt& s, Value* start, Value* step, Value
   b.SetInsertPoint(latch);
   if (pollEach) pollEvery(s.line);
   k->addIncoming(b.CreateAdd(k, i64(1), "", true, true), b.GetInsertBlock());
-  b.CreateBr(head);
+  b.CreateBr(k->getParent());
 }
 
 // The loop over k in [0, n) (i = start + k*step), ending in `elseB` when it runs out and in
@@ -206,16 +212,9 @@ void FnLowering::countedLoop(const ir::Stmt& s, Value* start, Value* step, Value
 void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value* n, BasicBlock* elseB, BasicBlock* exitB) {
   if (!containsLoop(s.body)) {
     const int64_t CH = 1 << 16;
-    BasicBlock* pre = b.GetInsertBlock();
-    auto* chead = newBB("chunk.head");
     auto* cbody = newBB("chunk.body");
     auto* clatch = newBB("chunk.latch");
-    b.CreateBr(chead);
-    b.SetInsertPoint(chead);
-    PHINode* kc = b.CreatePHI(b.getInt64Ty(), 2, "kc");
-    kc->addIncoming(i64(0), pre);
-    b.CreateCondBr(b.CreateICmpULT(kc, n), cbody, elseB);
-    b.SetInsertPoint(cbody);
+    PHINode* kc = loopHeader(i64(0), "kc", [&](Value* v) { return b.CreateICmpULT(v, n); }, cbody, elseB);
     Value* end = b.CreateSelect(b.CreateICmpULT(b.CreateSub(n, kc), i64(CH)), n, b.CreateAdd(kc, i64(CH)));
     countedLoop(s, start, step, kc, end, clatch, exitB, false);
     b.SetInsertPoint(clatch);
@@ -225,7 +224,7 @@ void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value*
     b.SetInsertPoint(pollB);
     checkSignals(s.line);
     kc->addIncoming(b.CreateAdd(kc, i64(CH)), b.GetInsertBlock());
-    b.CreateBr(chead);
+    b.CreateBr(kc->getParent());
   } else {
     countedLoop(s, start, step, i64(0), n, elseB, exitB, true);
   }

@@ -36,6 +36,19 @@ struct Engine::Impl {
   std::vector<std::pair<std::string, void*>> pending;
   // entry -> (the tracker owning its code, references): freed by release()
   std::map<std::string, std::pair<ResourceTrackerSP, int>> linked;
+
+  // The address of `entry` just added under `rt`, now held once more; a failed lookup unlinks it.
+  void* holdLinked(const ResourceTrackerSP& rt, const std::string& entry) {
+    auto sym = jit->lookup(entry);
+    if (!sym) {
+      consumeError(rt->remove());
+      throw std::runtime_error(toString(sym.takeError()));
+    }
+    auto& held = linked[entry];
+    held.first = rt;
+    held.second++;
+    return sym->toPtr<void*>();
+  }
 };
 
 static void check(Error e) {
@@ -139,20 +152,13 @@ void* Engine::compile(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ct
   auto& jd = impl_->jit->getMainJITDylib();
   auto rt = jd.createResourceTracker();
   check(impl_->jit->addIRModule(rt, ThreadSafeModule(std::move(m), std::move(ctx))));
-  auto sym = impl_->jit->lookup(entry);
-  if (!sym) {
-    consumeError(rt->remove());
-    throw std::runtime_error(toString(sym.takeError()));
-  }
-  auto& held = impl_->linked[entry];
-  held.first = rt;
-  held.second++;
+  void* addr = impl_->holdLinked(rt, entry);
   auto t2 = std::chrono::steady_clock::now();
   if (t) {
     t->optimise_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
     t->codegen_link_ms = std::chrono::duration<double, std::milli>(t2 - t1).count();
   }
-  return sym->toPtr<void*>();
+  return addr;
 }
 
 void* Engine::compileCached(std::unique_ptr<Module> m, std::unique_ptr<LLVMContext> ctx, const std::string& entry,
@@ -174,15 +180,7 @@ void* Engine::compileCached(std::unique_ptr<Module> m, std::unique_ptr<LLVMConte
   auto linkObject = [&](std::unique_ptr<MemoryBuffer> buf) -> void* {
     auto rt = jd.createResourceTracker();
     check(impl_->jit->addObjectFile(rt, std::move(buf)));
-    auto sym = impl_->jit->lookup(entry);
-    if (!sym) {
-      consumeError(rt->remove());
-      throw std::runtime_error(toString(sym.takeError()));
-    }
-    auto& held = impl_->linked[entry];
-    held.first = rt;
-    held.second++;
-    return sym->toPtr<void*>();
+    return impl_->holdLinked(rt, entry);
   };
   if (auto buf = MemoryBuffer::getFile(cache_file, /*IsText=*/false, /*RequiresNullTerminator=*/false)) {
     *hit = true;
