@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <filesystem>
 #include <fstream>
 #include <map>
 #include <dlfcn.h>
@@ -24,6 +23,7 @@
 #include "jit/frontend/frontend.h"
 #include "jit/passes/passes.h"
 #include "profiler/thread_modes.h"
+#include "runtime/disk_cache.h"
 #include "runtime/runtime.h"
 #include "runtime/settings.h"
 
@@ -213,35 +213,6 @@ Specialisation::~Specialisation() {
   if (fn && !entry.empty()) engine::Engine::instance().release(entry);
 }
 
-// Keeps the on-disk cache under EPOCHPP_CACHE_MAX_MB: the least recently used objects (oldest
-// modification time; a hit touches its file) go first, down to 3/4 of the limit. Checked on the
-// first write of the process and every 32nd after, so a scan of the directory is rare.
-static void boundDiskCache(const std::string& dir) {
-  static std::atomic<unsigned> writes{0};
-  if (writes++ % 32 != 0) return;
-  long long limit = (long long)settings::getInt("cache_max_mb") << 20;
-  if (limit <= 0) return;
-  std::error_code ec;
-  std::vector<std::pair<std::filesystem::file_time_type, std::pair<std::filesystem::path, uintmax_t>>> files;
-  uintmax_t total = 0;
-  for (auto it = std::filesystem::directory_iterator(dir, ec); !ec && it != std::filesystem::directory_iterator();
-       it.increment(ec)) {
-    if (it->path().extension() != ".o") continue;
-    uintmax_t size = it->file_size(ec);
-    auto when = it->last_write_time(ec);
-    if (ec) { ec.clear(); continue; }
-    files.push_back({when, {it->path(), size}});
-    total += size;
-  }
-  if ((long long)total <= limit) return;
-  std::sort(files.begin(), files.end(), [](auto& a, auto& b) { return a.first < b.first; });
-  for (auto& f : files) {
-    if ((long long)total <= limit / 4 * 3) break;
-    if (std::filesystem::remove(f.second.first, ec)) total -= f.second.second;  // another process may have removed it
-    ec.clear();
-  }
-}
-
 static int countParallel(const ir::Block& b) {
   int n = 0;
   for (auto& s : b) n += (s->kind == ir::StmtKind::For && s->parallel) + countParallel(s->body) + countParallel(s->orelse);
@@ -336,7 +307,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     if (!cacheDir.empty() && !want_text && !dump_any) {
       std::string obj = cacheDir + "/" + sp->cache_key + ".o";
       if (sp->from_cache) ::utime(obj.c_str(), nullptr);  // recently used: evicted last
-      else boundDiskCache(cacheDir);
+      else boundDiskCache(cacheDir, obj, (long long)settings::getInt("cache_max_mb") << 20);
     }
     sp->ms_optimise = tm.optimise_ms;
     sp->ms_link = tm.codegen_link_ms;

@@ -199,6 +199,9 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if args.action == "clear":
         for f in files:
             os.remove(f)
+        ledger = os.path.join(d, "size.ledger")  # the running total that bounds the cache (runtime/disk_cache.cpp)
+        if os.path.exists(ledger):
+            os.remove(ledger)
         print(f"removed {len(files)} cached object(s) from {d}")
         return 0
     size = sum(os.path.getsize(f) for f in files)

@@ -5,14 +5,24 @@ identity "jit" (see diffharness.py) so the test logic itself can be validated ag
 CPython while the compiler is unfinished. Never use it to judge the compiler.
 """
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 import diffharness  # noqa: E402
+
+# The tests compile thousands of functions: they get a cache directory of their own (inherited by the
+# subprocesses they start), not the user's ~/.cache/epochpp, which would grow by ~200 MB a run.
+if "EPOCHPP_CACHE_DIR" not in os.environ:
+    _CACHE = tempfile.mkdtemp(prefix="epochpp-test-cache-")
+    os.environ["EPOCHPP_CACHE_DIR"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, True)
 
 
 def pytest_report_header(config):
