@@ -40,10 +40,10 @@ Val FnLowering::expr(const ir::Expr& e) {
     }
     case ExprKind::Unary: return unary(e, expr(*e.args[0]));
     case ExprKind::Binary: case ExprKind::Compare: {
-      if (proven.count(&e)) {  // index arithmetic whose range the loop's bounds check covered
+      if (proven.count(&e)) {  // int arithmetic whose range a check before the loop (or chunk) covered
         Value* x = convert(expr(*e.args[0]), Kind::Int, e.line).v;
         Value* y = convert(expr(*e.args[1]), Kind::Int, e.line).v;
-        return {e.op == Op::Add ? b.CreateNSWAdd(x, y) : b.CreateNSWSub(x, y), e.type};
+        return {e.op == Op::Add ? b.CreateNSWAdd(x, y) : e.op == Op::Sub ? b.CreateNSWSub(x, y) : b.CreateNSWMul(x, y), e.type};
       }
       Val a = expr(*e.args[0]);
       Val c = expr(*e.args[1]);

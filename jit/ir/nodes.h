@@ -78,6 +78,14 @@ struct HoistedAccess {
   std::vector<IndexTerm> dims;
 };
 
+// An int accumulator of an innermost `for` loop (written by the overflow-hoisting pass): in the loop,
+// `slot` changes only by `slot = slot + inc` (or `- inc`), at most `updates` times an iteration.
+struct OvfAccum {
+  int slot = -1;
+  int updates = 0;
+  std::vector<std::pair<const struct Expr*, bool>> incs;  // (inc, subtracted)
+};
+
 enum class StmtKind : uint8_t {
   Assign,    // slot = value
   Store,     // target[indices] = value   (target: args[0], indices args[1..], value: `value`)
@@ -110,6 +118,12 @@ struct Stmt {
   std::vector<int> written_arrays, read_arrays;  // For, parallel: array locals (for the overlap check)
   int64_t work = 0;            // For, parallel: a static estimate of one iteration's cost
   std::vector<HoistedAccess> hoisted;  // For: accesses whose bounds are checked once, before the loop
+  // For (innermost): Python-int `+ - *` nodes whose operands' ranges are known at each chunk's entry
+  // (constants, the loop variable, values the loop does not change, accumulators), and the
+  // accumulators: codegen checks once per chunk that none can overflow int64, then runs the chunk
+  // without overflow checks.
+  std::vector<const Expr*> ovf_ops;
+  std::vector<OvfAccum> ovf_accums;
 };
 
 struct Local {

@@ -113,6 +113,8 @@ struct Printer {
         line(d) << "for" << (s.prange ? (s.parallel ? "[prange, parallel]" : "[prange]") : s.parallel ? (s.gpu_only ? "[parallel, gpu only]" : "[parallel]") : "") << " " << name(s.slot) << " in "
                 << expr(*s.value) << ":";
         if (!s.hoisted.empty()) out << "  # bounds checked before the loop: " << s.hoisted.size() << " access(es)";
+        if (!s.ovf_ops.empty())
+          out << "  # int overflow checked per chunk: " << s.ovf_ops.size() << " op(s), " << s.ovf_accums.size() << " accumulator(s)";
         out << "\n";
         block(s.body, d + 1);
         if (!s.orelse.empty()) {
@@ -178,6 +180,8 @@ void fpBlock(const Block& b, std::string& o) {
       for (auto& t : h.dims) o += "," + std::to_string(t.slot) + ":" + std::to_string(t.offset) + (t.arith ? "a" : "");
       o += "}";
     }
+    o += ",o" + std::to_string(s->ovf_ops.size());
+    for (auto& a : s->ovf_accums) o += ",a" + std::to_string(a.slot) + ":" + std::to_string(a.updates) + ":" + std::to_string(a.incs.size());
     for (auto& [slot, op] : s->reductions) o += ",r" + std::to_string(slot) + ":" + std::to_string((int)op);
     for (int w : s->written_arrays) o += ",w" + std::to_string(w);
     for (int r : s->read_arrays) o += ",x" + std::to_string(r);

@@ -20,6 +20,11 @@ bool inferTypes(ir::Function& f, const std::vector<ir::Type>& params, const Call
 // (running a fully checked copy of the loop when the check fails: errors stay exact).
 bool hoistBoundsChecks(ir::Function& f);
 
+// overflow_hoist.cpp: in innermost `for` loops, finds the int `+ - *` whose operand ranges are
+// known at each chunk's entry (constants, the loop variable, values the loop does not change,
+// `v = v + inc` accumulators), so codegen can check once per chunk that none overflows.
+bool hoistOverflowChecks(ir::Function& f);
+
 // parallel_loops.cpp (Level 3): marks the outermost `for` loops whose iterations are
 // independent — writes only at [i, ...] of the loop variable i, scalars private to an
 // iteration or reductions, no early exits, no allocation — for oneTBB. `callee(c, args)` gives

@@ -16,6 +16,7 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   if (opts.level >= 3) markParallelLoops(f, opts.callee, opts.level >= 4);
   analyseEffects(f, opts.callee);
   hoistBoundsChecks(f);
+  hoistOverflowChecks(f);
 }
 
 }  // namespace epochpp::passes

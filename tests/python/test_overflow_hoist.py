@@ -1,0 +1,252 @@
+"""Overflow checks hoisted per chunk (jit/passes/overflow_hoist.cpp, jit/codegen/lower_ovf.cpp).
+
+An innermost loop's int `+ - *` runs without per-operation overflow checks when a check at the
+entry of each chunk of 2**16 iterations proves none can overflow; otherwise the chunk runs checked
+and a real overflow deopts to exact big ints at the iteration where it happens. Each case is
+compared with CPython (value and type) right at and around the points where int64 overflows,
+including overflows in a later chunk than the first, accumulators going down, conditional and
+repeated updates, and loops the pass must leave alone.
+"""
+
+import numpy as np
+import pytest
+
+import diffharness
+from diffharness import check, jitted
+
+I64_MAX = 2**63 - 1
+CHUNK = 1 << 16
+
+
+def squares_scaled(n, k):
+    s = 0
+    for i in range(n):
+        s += i * i * k
+    return s
+
+
+def going_down(n, k, s):
+    for i in range(n):
+        s -= i * k
+    return s
+
+
+def conditional(n, k, s):
+    for i in range(n):
+        if i % 3 == 0:
+            s += i * k
+        else:
+            s = s - k
+    return s
+
+
+def two_updates(n, k):
+    s = 0
+    t = 0
+    for i in range(n):
+        s += i * k
+        s += k
+        t = t + i
+    return s, t
+
+
+def negative_step(n, c):
+    s = 0
+    for i in range(n, -n, -7):
+        s += i * c
+    return s
+
+
+def big_start(a, n):
+    s = 0
+    for i in range(a, a + n):
+        s += i + i
+    return s
+
+
+def invariant_product(n, x, y):
+    s = 0
+    for i in range(n):
+        s += x * y - i
+    return s
+
+
+def loop_var_rebound(n):
+    s = 0
+    for i in range(n):
+        i = i * 3_000_000_000
+        s += i * i
+    return s
+
+
+def walrus(n, k):
+    s = 0
+    t = 0
+    for i in range(n):
+        s += (t := i * k)
+    return s + t
+
+
+def early_return(n, k, limit):
+    s = 0
+    for i in range(n):
+        s += i * k
+        if s > limit:
+            return i
+    return -1
+
+
+def unbound_accumulator(n):
+    if n > 100:
+        s = 0
+    for i in range(n):
+        s = s + i
+    return s
+
+
+def self_increment(n):
+    s = 1
+    for i in range(n):
+        s = s + s
+    return s
+
+
+def index_arith(a, k):
+    s = 0
+    for i in range(len(a) // 2):
+        s += a[i * 2] * k + i * k
+    return s
+
+
+def _first_overflow(fn, args, n_index, lo, hi):
+    """The smallest n in [lo, hi] for which fn's result leaves int64 (CPython computes it)."""
+    def big(n):
+        a = list(args)
+        a[n_index] = n
+        r = fn(*a)
+        return any(abs(x) > I64_MAX for x in (r if isinstance(r, tuple) else (r,)))
+    assert not big(lo) and big(hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if big(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _around(n):
+    return sorted({max(0, n - 2), max(0, n - 1), n, n + 1})
+
+
+# the overflow of k * sum(i*i) lands in the second chunk for k = 80_000 and in the first for 10**9
+SQUARE_CASES = []
+for _k in (80_000, 10**9, -10**9, 1):
+    if abs(_k) == 1:
+        SQUARE_CASES += [(n, _k) for n in (0, 1, 10, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 5)]
+        continue
+    _n0 = _first_overflow(squares_scaled, (0, _k), 0, 0, 200_000)
+    SQUARE_CASES += [(n, _k) for n in _around(_n0)]
+
+
+@pytest.mark.parametrize("n,k", SQUARE_CASES)
+def test_squares_scaled(n, k):
+    check(squares_scaled, (n, k), native="entered")
+
+
+def test_boundary_is_past_the_first_chunk():
+    assert _first_overflow(squares_scaled, (0, 80_000), 0, 0, 200_000) > CHUNK
+
+
+@pytest.mark.parametrize("s0", [0, -2**63 + 10**6, 2**62, -2**63])
+@pytest.mark.parametrize("n", [0, 1, 1000, CHUNK + 3])
+def test_going_down(n, s0):
+    check(going_down, (n, 1000, s0), native="entered")
+
+
+@pytest.mark.parametrize("args", [(100, 7, 0), (CHUNK + 10, 10**12, 0), (CHUNK + 10, 10**13, 0),
+                                  (CHUNK * 2, 10**14, -2**63 + 10**15), (5, 2**62, 2**62)])
+def test_conditional(args):
+    check(conditional, args, native="entered")
+
+
+@pytest.mark.parametrize("args", [(10, 3), (CHUNK + 1, 10**13), (CHUNK + 1, 10**9), (3, 2**62)])
+def test_two_updates(args):
+    check(two_updates, args, native="entered")
+
+
+@pytest.mark.parametrize("args", [(0, 1), (100, 5), (CHUNK * 3, 10**13), (CHUNK * 3, 10**8), (10, 2**62)])
+def test_negative_step(args):
+    check(negative_step, args, native="entered")
+
+
+@pytest.mark.parametrize("a", [0, -2**62 - 5, 2**62 - 10, 2**62 - 3, 2**62, 2**63 - 10])
+def test_big_start(a):
+    check(big_start, (a, 8), native="entered")
+
+
+@pytest.mark.parametrize("x,y", [(3, 4), (2**31, 2**31), (2**32, 2**31), (-2**32, 2**31), (2**62, 2), (3037000499, 3037000499)])
+def test_invariant_product(x, y):
+    check(invariant_product, (CHUNK + 7, x, y), native="entered")
+
+
+@pytest.mark.parametrize("n", [0, 3, 1000, 2000])
+def test_loop_var_rebound(n):
+    check(loop_var_rebound, (n,), native="entered")
+
+
+@pytest.mark.parametrize("args", [(10, 3), (CHUNK + 1, 10**13), (5, 2**62)])
+def test_walrus(args):
+    check(walrus, args, native="entered")
+
+
+@pytest.mark.parametrize("args", [(10**6, 10**9, 10**15), (10**6, 10**12, 2**63 - 2**50), (100, 1, 10**9)])
+def test_early_return(args):
+    check(early_return, args, native="entered")
+
+
+@pytest.mark.parametrize("n", [0, 5, 200])
+def test_unbound_accumulator(n):
+    check(unbound_accumulator, (n,), native="entered")
+
+
+@pytest.mark.parametrize("n", [10, 62, 63, 64, 100])
+def test_self_increment(n):
+    check(self_increment, (n,), native="entered")
+
+
+@pytest.mark.parametrize("k", [3, 2**40, 2**61])
+def test_index_arith(k):
+    check(index_arith, (np.arange(1000, dtype=np.int64), k), native="entered")
+
+
+# ----------------------------------------------------------------------- the facts themselves
+def _ir(fn, *args):
+    d = jitted(fn, fresh=True)
+    d(*args)
+    return d.inspect("ir")
+
+
+@pytest.mark.skipif(diffharness.FAKE_JIT, reason="needs the real compiler")
+def test_facts_in_the_ir():
+    assert "int overflow checked per chunk: 3 op(s), 1 accumulator(s)" in _ir(squares_scaled, 10, 2)
+    assert "2 accumulator(s)" in _ir(two_updates, 10, 2)
+    # an increment that reads its accumulator is not bounded: only nothing is hoisted there
+    assert "overflow checked per chunk" not in _ir(self_increment, 3)
+    # the loop variable rebound in the body: only `i * 3_000_000_000` cannot be bounded... nor anything reading i
+    assert "overflow checked per chunk" not in _ir(loop_var_rebound, 3)
+
+
+@pytest.mark.skipif(diffharness.FAKE_JIT, reason="needs the real compiler")
+def test_fast_chunk_has_no_overflow_checks():
+    """The optimised code of `s += i * i * k` has the chunk's range check (128-bit compares against
+    int64's limits) and keeps the checked copy of the loop for chunks that fail it."""
+    d = jitted(squares_scaled, fresh=True)
+    d(10, 2)
+    ll = d.inspect("llvm")
+    assert "icmp slt i128" in ll and "9223372036854775808" in ll
+    assert "smul.with.overflow" in ll  # the checked copy is still there
+    # and without the pass's facts (an accumulator that reads itself) there is no such check
+    d2 = jitted(self_increment, fresh=True)
+    d2(3)
+    assert "icmp slt i128" not in d2.inspect("llvm")
