@@ -150,9 +150,16 @@ struct FnLowering {
                             llvm::BasicBlock* body, llvm::BasicBlock* exit);
   void countedLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* to,
                    llvm::BasicBlock* done, llvm::BasicBlock* exitB, bool pollEach);
-  void rangeLoops(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n, llvm::BasicBlock* elseB,
+  void rangeLoops(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* n, llvm::BasicBlock* elseB,
                   llvm::BasicBlock* exitB);
   void pollEvery(int line);
+  // lower_ovf.cpp: true when none of loop s's ovf_ops can overflow int64 while the loop runs
+  // k in [kc, end) (i = start + k*step), from the accumulators' and invariants' current values.
+  llvm::Value* overflowFreeChunk(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* kc, llvm::Value* end);
+  // Emits the loop over k in [from, to) twice when s has ovf_ops: without overflow checks when
+  // overflowFreeChunk holds, else checked (emitLoop lowers the loop and branches away).
+  void overflowVersions(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* to,
+                        const std::function<void()>& emitLoop);
   // Level 3 (lower_parallel.cpp)
   llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);
   void byteSpan(Val a, llvm::Value*& lo, llvm::Value*& hi);

@@ -367,7 +367,9 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
   // Ctrl-C: every chunk looks before it starts (chunks are short: 1/256 of the loop)
   checkSignals(s.line);
   auto* exitB = newBB("chunk.end");
-  countedLoop(s, start, step, kb, ke, exitB, exitB, true);  // 0 <= kb <= ke <= n: no wrap
+  // 0 <= kb <= ke <= n: no wrap. As the serial loop: an innermost loop in strips of 2**16 iterations
+  // (Ctrl-C looked at between strips; a strip's int arithmetic checked once when its ranges are known)
+  rangeLoops(s, start, step, kb, ke, exitB, exitB);
   b.SetInsertPoint(exitB);
   int r = 0;
   for (auto& [slot, op] : s.reductions) {

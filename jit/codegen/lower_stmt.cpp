@@ -117,7 +117,7 @@ void FnLowering::forRange(const ir::Stmt& s) {
     b.SetInsertPoint(serB);
   }
   if (s.hoisted.empty()) {
-    rangeLoops(s, start, step, n, elseB, exitB);
+    rangeLoops(s, start, step, i64(0), n, elseB, exitB);
   } else {
     // Bounds of every hoisted access over the whole iteration space, checked once.
     Value* first = start;
@@ -154,14 +154,14 @@ void FnLowering::forRange(const ir::Stmt& s) {
       for (auto& t : h.dims)
         if (t.arith) proven.insert(t.arith);
     }
-    rangeLoops(s, start, step, n, elseB, exitB);
+    rangeLoops(s, start, step, i64(0), n, elseB, exitB);
     for (auto& h : s.hoisted) {
       proven.erase(h.load ? (const void*)h.load : (const void*)h.store);
       for (auto& t : h.dims)
         if (t.arith) proven.erase(t.arith);
     }
     b.SetInsertPoint(slowB);
-    rangeLoops(s, start, step, n, elseB, exitB);
+    rangeLoops(s, start, step, i64(0), n, elseB, exitB);
   }
   b.SetInsertPoint(elseB);
   block(s.orelse);
@@ -206,17 +206,19 @@ void FnLowering::countedLoop(const ir::Stmt& s, Value* start, Value* step, Value
   b.CreateBr(k->getParent());
 }
 
-// The loop over k in [0, n) (i = start + k*step), ending in `elseB` when it runs out and in
+// The loop over k in [from, n) (i = start + k*step), ending in `elseB` when it runs out and in
 // `exitB` on break. Innermost loops are strip-mined: no poll inside a chunk (so it vectorises),
 // Ctrl-C is noticed between chunks of 2**16 iterations.
-void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value* n, BasicBlock* elseB, BasicBlock* exitB) {
+void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* n, BasicBlock* elseB,
+                            BasicBlock* exitB) {
   if (!containsLoop(s.body)) {
     const int64_t CH = 1 << 16;
     auto* cbody = newBB("chunk.body");
     auto* clatch = newBB("chunk.latch");
-    PHINode* kc = loopHeader(i64(0), "kc", [&](Value* v) { return b.CreateICmpULT(v, n); }, cbody, elseB);
+    PHINode* kc = loopHeader(from, "kc", [&](Value* v) { return b.CreateICmpULT(v, n); }, cbody, elseB);
     Value* end = b.CreateSelect(b.CreateICmpULT(b.CreateSub(n, kc), i64(CH)), n, b.CreateAdd(kc, i64(CH)));
-    countedLoop(s, start, step, kc, end, clatch, exitB, false);
+    // int arithmetic whose ranges are known: one overflow check per chunk instead of one per operation
+    overflowVersions(s, start, step, kc, end, [&] { countedLoop(s, start, step, kc, end, clatch, exitB, false); });
     b.SetInsertPoint(clatch);
     // poll only between chunks: a loop shorter than a chunk never calls out
     auto* pollB = newBB("chunk.poll");
@@ -226,7 +228,7 @@ void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value*
     kc->addIncoming(b.CreateAdd(kc, i64(CH)), b.GetInsertBlock());
     b.CreateBr(kc->getParent());
   } else {
-    countedLoop(s, start, step, i64(0), n, elseB, exitB, true);
+    countedLoop(s, start, step, from, n, elseB, exitB, true);
   }
 }
 

@@ -149,6 +149,9 @@ for _k in (80_000, 10**9, -10**9, 1):
     SQUARE_CASES += [(n, _k) for n in _around(_n0)]
 
 
+SQUARE_CASES_80K = [n for n, k in SQUARE_CASES if k == 80_000]
+
+
 @pytest.mark.parametrize("n,k", SQUARE_CASES)
 def test_squares_scaled(n, k):
     check(squares_scaled, (n, k), native="entered")
@@ -250,3 +253,18 @@ def test_fast_chunk_has_no_overflow_checks():
     d2 = jitted(self_increment, fresh=True)
     d2(3)
     assert "icmp slt i128" not in d2.inspect("llvm")
+
+
+# ----------------------------------------------------------------------- Level 3: the same per strip
+@pytest.mark.skipif(diffharness.FAKE_JIT, reason="needs the real compiler")
+@pytest.mark.parametrize("fn,args", [(squares_scaled, (n, 80_000)) for n in SQUARE_CASES_80K] +
+                         [(negative_step, (CHUNK * 3, 10**13)), (invariant_product, (CHUNK + 7, 2**31, 2**31)),
+                          (invariant_product, (CHUNK + 7, 3037000499, 3037000499))])
+def test_level3_parallel_reduction(fn, args, monkeypatch):
+    """A parallel int reduction: each worker's strip checks its own partial sum's range."""
+    monkeypatch.setenv("EPOCHPP_PARALLEL_MIN_WORK", "0")
+    epochpp = diffharness.get_epochpp()
+    d = epochpp.jit(fn, level=3)
+    check(fn, args, native="entered", disp=d)
+    ir = d.inspect("ir")
+    assert "for[parallel]" in ir and "overflow checked per chunk" in ir
