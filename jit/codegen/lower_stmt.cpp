@@ -222,7 +222,7 @@ void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value*
     b.SetInsertPoint(clatch);
     // poll only between chunks: a loop shorter than a chunk never calls out
     auto* pollB = newBB("chunk.poll");
-    b.CreateCondBr(b.CreateICmpULT(end, n), pollB, elseB);
+    b.CreateCondBr(b.CreateICmpULT(end, n), pollB, elseB, MDBuilder(m.C).createBranchWeights(1, 1 << 10));
     b.SetInsertPoint(pollB);
     checkSignals(s.line);
     kc->addIncoming(b.CreateAdd(kc, i64(CH)), b.GetInsertBlock());
