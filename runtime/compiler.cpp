@@ -191,6 +191,85 @@ void lowerGpuKernels(codegen::LoweringInput& in, Specialisation& sp) {
   }
 }
 
+// The parallel loops of all units in a fixed order (the sidecar names a kernel's loop by its place).
+void parallelLoopsInOrder(const ir::Block& b, std::vector<const ir::Stmt*>& out) {
+  for (auto& s : b) {
+    if (s->kind == ir::StmtKind::For && s->parallel) out.push_back(s.get());
+    parallelLoopsInOrder(s->body, out);
+    parallelLoopsInOrder(s->orelse, out);
+  }
+}
+std::vector<const ir::Stmt*> parallelLoopsInOrder(const codegen::LoweringInput& in) {
+  std::vector<const ir::Stmt*> out;
+  for (auto* f : in.functions) parallelLoopsInOrder(f->body, out);
+  return out;
+}
+
+// Level 4's results kept next to the cached object (<key>.gpu), so a cache hit makes no PTX
+// again (10-140 ms): the PTX, the target, which loops have which kernel, and the notes.
+//   epochpp-gpu 1 \n arch A \n (kernel LOOP NAME \n | note TEXT \n)* ptx BYTES \n <PTX>
+void saveGpuSidecar(const std::string& path, const codegen::LoweringInput& in, const Specialisation& sp,
+                    size_t firstNote) {
+  std::vector<const ir::Stmt*> loops = parallelLoopsInOrder(in);
+  std::string out = "epochpp-gpu 1\narch " + sp.ptx_arch + "\n";
+  for (auto& [loop, name] : in.gpu_kernels) {
+    size_t k = std::find(loops.begin(), loops.end(), loop) - loops.begin();
+    if (k == loops.size()) return;
+    out += "kernel " + std::to_string(k) + " " + name + "\n";
+  }
+  for (size_t i = firstNote; i < sp.notes.size(); ++i) {
+    if (sp.notes[i].find('\n') != std::string::npos) return;
+    out += "note " + sp.notes[i] + "\n";
+  }
+  out += "ptx " + std::to_string(in.ptx.size()) + "\n" + in.ptx;
+  std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    f << out;
+    if (!f) return;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) std::remove(tmp.c_str());
+}
+
+bool loadGpuSidecar(const std::string& path, codegen::LoweringInput& in, Specialisation& sp) {
+  std::ifstream f(path, std::ios::binary);
+  std::string line;
+  if (!f || !std::getline(f, line) || line != "epochpp-gpu 1") return false;
+  std::vector<const ir::Stmt*> loops = parallelLoopsInOrder(in);
+  std::map<const ir::Stmt*, std::string> kernels;
+  std::vector<std::string> names, notes;
+  std::string arch;
+  while (std::getline(f, line)) {
+    if (line.rfind("arch ", 0) == 0) {
+      arch = line.substr(5);
+    } else if (line.rfind("kernel ", 0) == 0) {
+      size_t sp1 = line.find(' ', 7);
+      if (sp1 == std::string::npos) return false;
+      size_t k = std::strtoull(line.c_str() + 7, nullptr, 10);
+      if (k >= loops.size()) return false;
+      kernels[loops[k]] = line.substr(sp1 + 1);
+      names.push_back(line.substr(sp1 + 1));
+    } else if (line.rfind("note ", 0) == 0) {
+      notes.push_back(line.substr(5));
+    } else if (line.rfind("ptx ", 0) == 0) {
+      size_t n = std::strtoull(line.c_str() + 4, nullptr, 10);
+      std::string ptx(n, '\0');
+      if (!f.read(ptx.data(), (std::streamsize)n)) return false;
+      in.ptx = sp.text_ptx = ptx;
+      in.gpu_kernels = kernels;
+      sp.ptx_arch = arch;
+      sp.kernel_names = names;
+      sp.gpu_kernels = (int)names.size();
+      sp.notes.insert(sp.notes.end(), notes.begin(), notes.end());
+      sp.ptx_from_cache = true;
+      return true;
+    } else {
+      return false;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 // EPOCHPP_CACHE_DIR, else ~/.cache/epochpp; "off" (or an unwritable directory) disables it.
@@ -284,7 +363,17 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     // with a cache the entry's name comes from the key: identical code is linked once
     in.entry_name = cacheDir.empty() ? "ep_entry_" + std::to_string(g_counter++) : "ep_entry_" + sp->cache_key;
     in.data_layout = engine::Engine::instance().dataLayout();
-    if (level >= 4 && sp->parallel_loops) lowerGpuKernels(in, *sp);
+    if (level >= 4 && sp->parallel_loops) {
+      std::string side = cacheDir.empty() ? std::string() : cacheDir + "/" + sp->cache_key + ".gpu";
+      if (side.empty() || !loadGpuSidecar(side, in, *sp)) {
+        size_t firstNote = sp->notes.size();
+        lowerGpuKernels(in, *sp);
+        if (!side.empty() && !in.ptx.empty()) {
+          saveGpuSidecar(side, in, *sp, firstNote);
+          boundDiskCache(cacheDir, side, (long long)settings::getInt("cache_max_mb") << 20);
+        }
+      }
+    }
     auto t0 = Clock::now();
     auto ctx = std::make_unique<llvm::LLVMContext>();
     auto mod = codegen::lowerToLLVM(*ctx, in);

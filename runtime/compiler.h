@@ -45,6 +45,7 @@ struct Specialisation {
   std::string text_ptx, ptx_arch;  // Level 4: the kernels' PTX and its target (sm_XX)
   std::vector<std::string> kernel_names;  // Level 4: entry names (gpu::stats keys)
   double ms_ptx = 0;             // Level 4: NVPTX lowering + libdevice + optimisation + PTX
+  bool ptx_from_cache = false;   // Level 4: the PTX (and which loops have kernels) came from the disk cache
   std::vector<std::string> notes;  // from the passes, for explain (e.g. a prange loop that runs serially)
   double ms_frontend = 0, ms_passes = 0, ms_codegen = 0, ms_optimise = 0, ms_link = 0;
 };

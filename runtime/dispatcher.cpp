@@ -518,8 +518,12 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
         s += "; Level 3: no loop with independent iterations (runs serially)";
       if (sp->level >= 4) {
         char buf[160];
-        std::snprintf(buf, sizeof buf, "; Level 4: %d loop(s) have GPU kernels (%s, PTX made in %.1f ms)", sp->gpu_kernels,
-                      sp->ptx_arch.c_str(), sp->ms_ptx);
+        if (sp->ptx_from_cache)
+          std::snprintf(buf, sizeof buf, "; Level 4: %d loop(s) have GPU kernels (%s, PTX from the cache)", sp->gpu_kernels,
+                        sp->ptx_arch.c_str());
+        else
+          std::snprintf(buf, sizeof buf, "; Level 4: %d loop(s) have GPU kernels (%s, PTX made in %.1f ms)", sp->gpu_kernels,
+                        sp->ptx_arch.c_str(), sp->ms_ptx);
         s += sp->gpu_kernels ? std::string(buf) : std::string("; Level 4: no loop has a GPU kernel");
         if (sp->gpu_kernels) {
           const gpu::DeviceInfo& dev = gpu::device();

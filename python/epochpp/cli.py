@@ -195,7 +195,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if not d:
         print("the compiled-code cache is off (EPOCHPP_CACHE_DIR=off, or no writable directory)")
         return 0
-    files = glob.glob(os.path.join(d, "*.o"))
+    files = glob.glob(os.path.join(d, "*.o")) + glob.glob(os.path.join(d, "*.gpu"))  # objects, Level 4 sidecars
     if args.action == "clear":
         for f in files:
             os.remove(f)

@@ -190,3 +190,42 @@ def test_dump_ptx_and_arch(tmp_path):
     assert dumped and ".target sm_80" in dumped[0].read_text()
     if PTXAS:
         ptxas_ok(dumped[0].read_text(), tmp_path, arch="sm_80")
+
+
+_SIDECAR_SCRIPT = r'''
+import sys
+import numpy as np
+import epochpp
+sys.path.insert(0, sys.argv[1])
+import kernels
+k = kernels.BY_NAME["black_scholes"]
+args = k.make(k.quick)
+f = epochpp.jit(k.fn, level=4)
+r = f(*args)
+print(repr(float(r)))
+print(f.explain())
+'''
+
+
+def test_ptx_comes_from_the_disk_cache(tmp_path):
+    """A second process compiling the same Level 4 function takes the PTX, and which loops have
+    kernels, from <key>.gpu next to the cached object instead of making them again."""
+    env = dict(os.environ, EPOCHPP_CACHE_DIR=str(tmp_path / "cache"))
+    bench = str(Path(__file__).resolve().parents[2] / "bench" / "python")
+    runs = [subprocess.run([sys.executable, "-c", _SIDECAR_SCRIPT, bench], env=env, capture_output=True, text=True,
+                           timeout=300) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    first, second = (r.stdout.splitlines() for r in runs)
+    assert first[0] == second[0]  # the same result
+    assert "PTX made in" in first[1] and "PTX from the cache" not in first[1]
+    assert "PTX from the cache" in second[1] and "code from the cache" in second[1]
+    kernels_first = first[1].split("Level 4: ")[1].split(" loop(s)")[0]
+    assert kernels_first == second[1].split("Level 4: ")[1].split(" loop(s)")[0] != "0"
+    sidecars = list((tmp_path / "cache").glob("*.gpu"))
+    assert len(sidecars) == 1 and sidecars[0].read_text().startswith("epochpp-gpu 1\n")
+    # a damaged sidecar is ignored: the PTX is made again
+    sidecars[0].write_text("epochpp-gpu 1\nkernel 99 x\nptx 5\nab")
+    r = subprocess.run([sys.executable, "-c", _SIDECAR_SCRIPT, bench], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0] == first[0] and "PTX made in" in r.stdout
