@@ -1,5 +1,6 @@
 // runtime/compiler.cpp — specialisation driver: resolves callees, runs the pipeline, lowers, links, dumps.
 #include "runtime/compiler.h"
+#include <pybind11/eval.h>
 
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
@@ -191,6 +192,36 @@ void lowerGpuKernels(codegen::LoweringInput& in, Specialisation& sp) {
   }
 }
 
+// What the installed NumPy does with np.where(c, int32_array, python_int_beyond_int32): NumPy 2.4
+// casts it C-style; a NumPy that raises OverflowError (as for arithmetic, NEP 50) gets the same
+// from compiled code. Asked once, with warnings silenced.
+bool npWhereWrapsPyInt() {
+  static int wraps = -1;
+  // a program that has not imported numpy has no np.where to compile: do not import it here
+  if (wraps < 0 && !PyDict_GetItemString(PyImport_GetModuleDict(), "numpy")) return true;
+  if (wraps < 0) {
+    wraps = 1;
+    try {
+      py::dict g;
+      py::exec(R"(
+import warnings
+import numpy as np
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    try:
+        np.where(np.array([False]), np.zeros(1, np.int32), 1 << 40)
+        wraps = True
+    except OverflowError:
+        wraps = False
+)", g);
+      wraps = g["wraps"].cast<bool>() ? 1 : 0;
+    } catch (py::error_already_set&) {
+      PyErr_Clear();
+    }
+  }
+  return wraps == 1;
+}
+
 // The parallel loops of all units in a fixed order (the sidecar names a kernel's loop by its place).
 void parallelLoopsInOrder(const ir::Block& b, std::vector<const ir::Stmt*>& out) {
   for (auto& s : b) {
@@ -345,6 +376,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
                      (level >= 4 ? "arch=" + gpuArch() + ";" : std::string()) +
                      engine::Engine::instance().hostCPU() + ";";
     for (auto& f : engine::Engine::instance().hostFeatures()) fp += f + ",";
+    fp += npWhereWrapsPyInt() ? "where-wraps;" : "where-raises;";
     for (auto& u : d.units) fp += "\n" + ir::fingerprint(u->fr.fn);
     uint64_t h = 1469598103934665603ull;  // FNV-1a
     for (unsigned char c : fp) h = (h ^ c) * 1099511628211ull;
@@ -363,6 +395,7 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     // with a cache the entry's name comes from the key: identical code is linked once
     in.entry_name = cacheDir.empty() ? "ep_entry_" + std::to_string(g_counter++) : "ep_entry_" + sp->cache_key;
     in.data_layout = engine::Engine::instance().dataLayout();
+    in.np_where_wraps_py_int = npWhereWrapsPyInt();
     if (level >= 4 && sp->parallel_loops) {
       std::string side = cacheDir.empty() ? std::string() : cacheDir + "/" + sp->cache_key + ".gpu";
       if (side.empty() || !loadGpuSidecar(side, in, *sp)) {

@@ -29,6 +29,9 @@ struct LoweringInput {
   std::map<const ir::Stmt*, std::string> gpu_kernels;
   std::string ptx;
   std::string data_layout;  // the host's (engine::Engine::dataLayout()); offsets in vals blocks depend on it
+  // np.where(c, int_array, python_int): the installed NumPy casts an out-of-range Python int C-style
+  // (NumPy 2.4 does, with no warning) rather than raising OverflowError as arithmetic does (NEP 50)
+  bool np_where_wraps_py_int = true;
 };
 
 // Level 4: one parallel loop lowered for NVPTX (lowerKernels), then checked (engine::emitPTX).

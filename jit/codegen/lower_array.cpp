@@ -141,7 +141,13 @@ Val FnLowering::elementIntrinsic(const std::string& n, const std::vector<Val>& a
   }
   if (n == "np.where") {
     Value* cond = truth(args[0], line);
-    Val x = convert(args[1], rk, line), y = convert(args[2], rk, line);
+    auto value = [&](const Val& v) {
+      // a Python int that does not fit a narrower int dtype: cast C-style, as NumPy's np.where does
+      if (v.t.kind == Kind::Int && m.in.np_where_wraps_py_int && rk == Kind::NpInt32)
+        return Val{b.CreateTrunc(v.v, m.scalarTy(rk)), Type::scalar(rk)};
+      return convert(v, rk, line);
+    };
+    Val x = value(args[1]), y = value(args[2]);
     return {b.CreateSelect(cond, x.v, y.v), Type::scalar(rk)};
   }
   return arrayScalarFunc(n, args[0], rk, line);

@@ -245,16 +245,32 @@ def test_H_first_signature_float_to_numpy_scalar(tmp_path, call):
 
 # ----------------------------------------------------------------------------- bug J
 # np.where(c, int32_array, python_int) keeps int32 in NumPy 2 and casts an out-of-range
-# Python int C-style (with a RuntimeWarning). Compiled code raised OverflowError as for
-# arithmetic (NEP 50), which np.where does not do.
+# Python int C-style (NumPy 2.4: no warning). Compiled code raised OverflowError as for
+# arithmetic (NEP 50), which np.where does not do. Fixed: compiled code asks the installed
+# NumPy once which it does (runtime/compiler.cpp, npWhereWrapsPyInt) and does the same.
 def where_big_python_int(a):
     return np.where(a, a, 3037000500)
 
 
-@pytest.mark.xfail(reason="fuzz bug J: np.where with an out-of-int32 Python int must not raise "
-                          "(NumPy's own behaviour here differs between versions)", strict=False)
-def test_J_where_with_big_python_int():
-    check(where_big_python_int, lambda: (np.array([6, 0], np.int32),))
+def where_big_python_int_first(a, v):
+    return np.where(a, v, a)
+
+
+def where_scalars(c, x):
+    return np.where(c, np.int32(x), 3037000500)
+
+
+# fixed: "J", "np.where with an out-of-int32 Python int gives what the installed NumPy gives"
+@pytest.mark.parametrize("v", [3037000500, -2**40 - 3, 2**63 - 1, -2**63, 7])
+def test_J_where_with_big_python_int(v):
+    check(where_big_python_int, lambda: (np.array([6, 0, -1], np.int32),))
+    check(where_big_python_int_first, lambda: (np.array([6, 0, -1], np.int32), v))
+    check(where_big_python_int, lambda: (np.array([], np.int32),))
+
+
+@pytest.mark.parametrize("c", [True, False])
+def test_J_where_scalars(c):
+    check(where_scalars, (c, 5), native=False)  # three scalars: a 0-d array, interpreted
 
 
 # ----------------------------------------------------------------------------- bug K
