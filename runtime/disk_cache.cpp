@@ -68,8 +68,9 @@ void boundDiskCache(const std::string& dir, const std::string& obj, long long li
     scanAndEvict(dir, limit);
     return;
   }
-  if (::flock(fd, LOCK_EX) != 0) {
+  if (::flock(fd, LOCK_EX) != 0) {  // no locks on this file system: the slow way
     ::close(fd);
+    scanAndEvict(dir, limit);
     return;
   }
   char buf[32] = {0};
