@@ -4,13 +4,15 @@
 // At the entry of each chunk of iterations k in [kc, end), the range of every int `+ - *` node the
 // pass listed is computed by interval arithmetic in 128 bits: the loop variable over the chunk's
 // values, an unchanged int at its current value, an accumulator from its current value plus or
-// minus (chunk length x updates per iteration x the largest |increment|). Every endpoint is
+// minus (chunk length x updates per iteration x the largest |increment|), a temporary as its one
+// value. Every endpoint is
 // clamped to [-2**63 - 1, 2**63] — outside int64 either way — so that a product of two endpoints
 // (at most ~2**126) never wraps 128 bits. The chunk runs without overflow checks only when every
 // node's range fits int64; then no node can overflow on any path through the chunk (branches,
 // break and return only leave values inside the ranges). Values are frozen when read: a local
 // still unbound here holds an undefined value, which the check may use (the loop's own read of
 // it raises UnboundLocalError before any arithmetic on it) but must not branch on unfrozen.
+#include <algorithm>
 #include <map>
 
 #include "jit/codegen/codegen_impl.h"
@@ -73,8 +75,11 @@ Value* FnLowering::overflowFreeChunk(const ir::Stmt& s, Value* start, Value* ste
     if (e.kind == ExprKind::Const) {
       r = {ib.c(e.ival), ib.c(e.ival)};
     } else if (e.kind == ExprKind::Var) {
+      auto temp = std::find_if(s.ovf_temps.begin(), s.ovf_temps.end(), [&](auto& t) { return t.first == e.slot; });
       if (e.slot == s.slot) {
         r = loopVar;
+      } else if (temp != s.ovf_temps.end()) {  // assigned before any read in the iteration: its value's range
+        r = range(*temp->second);
       } else if (auto it = vars.find(e.slot); it != vars.end()) {
         r = it->second;
       } else {  // not assigned in the loop: its current value

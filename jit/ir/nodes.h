@@ -124,6 +124,7 @@ struct Stmt {
   // without overflow checks.
   std::vector<const Expr*> ovf_ops;
   std::vector<OvfAccum> ovf_accums;
+  std::vector<std::pair<int, const Expr*>> ovf_temps;  // (slot, its one value): assigned before any read
 };
 
 struct Local {

@@ -114,7 +114,8 @@ struct Printer {
                 << expr(*s.value) << ":";
         if (!s.hoisted.empty()) out << "  # bounds checked before the loop: " << s.hoisted.size() << " access(es)";
         if (!s.ovf_ops.empty())
-          out << "  # int overflow checked per chunk: " << s.ovf_ops.size() << " op(s), " << s.ovf_accums.size() << " accumulator(s)";
+          out << "  # int overflow checked per chunk: " << s.ovf_ops.size() << " op(s), " << s.ovf_accums.size() << " accumulator(s)"
+              << (s.ovf_temps.empty() ? "" : ", " + std::to_string(s.ovf_temps.size()) + " temporary(ies)");
         out << "\n";
         block(s.body, d + 1);
         if (!s.orelse.empty()) {
@@ -180,7 +181,7 @@ void fpBlock(const Block& b, std::string& o) {
       for (auto& t : h.dims) o += "," + std::to_string(t.slot) + ":" + std::to_string(t.offset) + (t.arith ? "a" : "");
       o += "}";
     }
-    o += ",o" + std::to_string(s->ovf_ops.size());
+    o += ",o" + std::to_string(s->ovf_ops.size()) + ":" + std::to_string(s->ovf_temps.size());
     for (auto& a : s->ovf_accums) o += ",a" + std::to_string(a.slot) + ":" + std::to_string(a.updates) + ":" + std::to_string(a.incs.size());
     for (auto& [slot, op] : s->reductions) o += ",r" + std::to_string(slot) + ":" + std::to_string((int)op);
     for (int w : s->written_arrays) o += ",w" + std::to_string(w);

@@ -8,7 +8,9 @@
 // Ctrl-C): constants, the loop variable (its chunk's range), ints the loop does not assign (their
 // current values), and accumulators — ints the loop changes only by `v = v + inc` / `v = v - inc`
 // with a bounded `inc` that reads no accumulator (range: current value +- chunk length x updates x
-// the largest |inc|). Codegen evaluates those ranges in 128-bit arithmetic at each chunk's entry
+// the largest |inc|), and temporaries — ints assigned once at the top of the body from a bounded
+// expression that reads no accumulator, and read only after that in the iteration (range: the
+// expression's). Codegen evaluates those ranges in 128-bit arithmetic at each chunk's entry
 // and runs the chunk without the checks when every node's range fits int64, else with them (so
 // a real overflow still deopts at exactly the iteration it happens in). Per chunk, not per loop:
 // a bound over a whole long loop (n x the largest term) would be far too loose to ever pass.
@@ -55,6 +57,7 @@ struct LoopFacts {
   std::set<int> assigned;   // slots the body assigns (statements and :=)
   std::set<int> walrus;     // of those, assigned by :=
   std::set<int> accums;
+  std::map<int, const Expr*> temps;  // ints assigned once per iteration, before any read
   bool loopVarOk = true;
 
   bool isInt(const Expr& e) const { return e.type.kind == Kind::Int; }
@@ -65,7 +68,7 @@ struct LoopFacts {
     if (e.kind == ExprKind::Var) {
       if (f.locals[e.slot].type.kind != Kind::Int) return false;
       if (e.slot == loop.slot) return loopVarOk;
-      return accums.count(e.slot) || !assigned.count(e.slot);
+      return accums.count(e.slot) || temps.count(e.slot) || !assigned.count(e.slot);
     }
     if (e.kind == ExprKind::Binary && (e.op == Op::Add || e.op == Op::Sub || e.op == Op::Mul))
       return bounded(*e.args[0]) && bounded(*e.args[1]);
@@ -121,7 +124,28 @@ void analyse(const Function& f, Stmt& loop) {
     a.incs.push_back({inc, sub});
   });
   for (auto& [slot, a] : cand) lf.accums.insert(slot);
-  for (bool changed = true; changed;) {  // drop accumulators whose increments cannot be bounded
+  // temporaries: `t = <expr>` once, at the top level of the body, and read only after it (in the
+  // same iteration), so t's range is its expression's
+  std::map<int, int> assignCount;
+  forEachStmt(loop.body, [&](const Stmt& s) {
+    if (s.kind == StmtKind::Assign) assignCount[s.slot]++;
+  });
+  for (size_t k = 0; k < loop.body.size(); ++k) {
+    const Stmt& s = *loop.body[k];
+    if (s.kind != StmtKind::Assign || assignCount[s.slot] != 1 || cand.count(s.slot) || lf.walrus.count(s.slot) ||
+        s.slot == loop.slot || f.locals[s.slot].type.kind != Kind::Int)
+      continue;
+    bool readBefore = false;
+    for (size_t j = 0; j <= k; ++j) {
+      auto reads = [&](const Expr& e) { readBefore |= e.kind == ExprKind::Var && e.slot == s.slot; };
+      forEachStmt(Block{loop.body[j]}, [&](const Stmt& x) {
+        if (x.value) forEachExpr(*x.value, reads);
+        for (auto& a : x.args) forEachExpr(*a, reads);
+      });
+    }
+    if (!readBefore) lf.temps[s.slot] = s.value.get();
+  }
+  for (bool changed = true; changed;) {  // drop what cannot be bounded, until nothing changes
     changed = false;
     for (auto it = cand.begin(); it != cand.end();) {
       bool ok = true;
@@ -132,6 +156,14 @@ void analyse(const Function& f, Stmt& loop) {
       }
       lf.accums.erase(it->first);
       it = cand.erase(it);
+      changed = true;
+    }
+    for (auto it = lf.temps.begin(); it != lf.temps.end();) {
+      if (lf.bounded(*it->second) && !lf.readsAccum(*it->second)) {
+        ++it;
+        continue;
+      }
+      it = lf.temps.erase(it);
       changed = true;
     }
   }
@@ -149,6 +181,7 @@ void analyse(const Function& f, Stmt& loop) {
   if (ops.empty()) return;
   loop.ovf_ops = std::move(ops);
   for (auto& [slot, a] : cand) loop.ovf_accums.push_back(std::move(a));
+  for (auto& [slot, e] : lf.temps) loop.ovf_temps.push_back({slot, e});
 }
 
 bool walk(const Function& f, Block& b) {
@@ -157,6 +190,7 @@ bool walk(const Function& f, Block& b) {
     if (s->kind == StmtKind::For && !hasLoop(s->body)) {
       s->ovf_ops.clear();
       s->ovf_accums.clear();
+      s->ovf_temps.clear();
       analyse(f, *s);
       changed |= !s->ovf_ops.empty();
     } else {

@@ -118,6 +118,33 @@ def index_arith(a, k):
     return s
 
 
+def with_temp(n, k):
+    s = 0
+    for i in range(n):
+        t = i * k + 1
+        s += t * t
+    return s
+
+
+def temp_read_before(n, k):
+    s = 0
+    t = 0
+    for i in range(n):
+        s += t  # the previous iteration's t: not a temporary
+        t = i * k
+    return s
+
+
+def temp_assigned_twice(n, k):
+    s = 0
+    for i in range(n):
+        t = i
+        if i % 2:
+            t = i * k
+        s += t
+    return s
+
+
 def _first_overflow(fn, args, n_index, lo, hi):
     """The smallest n in [lo, hi] for which fn's result leaves int64 (CPython computes it)."""
     def big(n):
@@ -223,6 +250,19 @@ def test_index_arith(k):
     check(index_arith, (np.arange(1000, dtype=np.int64), k), native="entered")
 
 
+@pytest.mark.parametrize("fn", [with_temp, temp_read_before, temp_assigned_twice])
+@pytest.mark.parametrize("n,k", [(10, 3), (CHUNK + 5, 10**5), (CHUNK + 5, 10**7), (CHUNK * 2 + 1, -10**9),
+                                 (50, 2**61), (3, 2**62)])
+def test_temporaries(fn, n, k):
+    check(fn, (n, k), native="entered")
+
+
+def test_temporary_overflow_boundary():
+    n0 = _first_overflow(with_temp, (0, 10**6), 0, 0, 200_000)
+    for n in _around(n0):
+        check(with_temp, (n, 10**6), native="entered")
+
+
 # ----------------------------------------------------------------------- the facts themselves
 def _ir(fn, *args):
     d = jitted(fn, fresh=True)
@@ -234,6 +274,9 @@ def _ir(fn, *args):
 def test_facts_in_the_ir():
     assert "int overflow checked per chunk: 3 op(s), 1 accumulator(s)" in _ir(squares_scaled, 10, 2)
     assert "2 accumulator(s)" in _ir(two_updates, 10, 2)
+    assert "4 op(s), 1 accumulator(s), 1 temporary(ies)" in _ir(with_temp, 10, 2)
+    assert "1 op(s), 0 accumulator(s)" in _ir(temp_read_before, 10, 2)  # only i * k
+    assert "temporary" not in _ir(temp_assigned_twice, 10, 2)
     # an increment that reads its accumulator is not bounded: only nothing is hoisted there
     assert "overflow checked per chunk" not in _ir(self_increment, 3)
     # the loop variable rebound in the body: only `i * 3_000_000_000` cannot be bounded... nor anything reading i
