@@ -311,3 +311,48 @@ def test_level3_parallel_reduction(fn, args, monkeypatch):
     check(fn, args, native="entered", disp=d)
     ir = d.inspect("ir")
     assert "for[parallel]" in ir and "overflow checked per chunk" in ir
+
+
+# ----------------------------------------------------------------------- seeded random shapes
+_TEMPLATE = '''
+def f{idx}(n, a, b):
+    s = {s0}
+    for i in range({start}, n, {step}):
+        {temp}
+        s {op}= {expr}
+        {cond}
+    return s
+'''
+
+
+def _random_module(tmp_path, seed, count=24):
+    import importlib.util
+    import random
+    rnd = random.Random(seed)
+    src = []
+    for idx in range(count):
+        temp = rnd.choice(["t = i * a + {c}", "t = a - i", "pass", "t = i"]).format(c=rnd.choice([1, -7, 2**40]))
+        uses_t = temp.startswith("t =")
+        exprs = ["i * a", "a * b - i", "i * i", "b", "i * i * a"] + (["t * b", "t - b", "t * t"] if uses_t else [])
+        src.append(_TEMPLATE.format(
+            idx=idx, s0=rnd.choice([0, 1, -2**62, 2**62, 2**63 - 2**20, -2**63 + 5]),
+            start=rnd.choice([0, -50_000, 7]), step=rnd.choice([1, 1, 3, -1]),
+            temp=temp, op=rnd.choice(["+", "-"]), expr=rnd.choice(exprs),
+            cond=rnd.choice(["pass", "if i % 3 == 0:\n            s -= b", "if s > a:\n            s = s + 1"])))
+    path = tmp_path / f"ovf_random_{seed}.py"
+    path.write_text("".join(src))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, count, rnd
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_shapes(seed, tmp_path):
+    mod, count, rnd = _random_module(tmp_path, seed)
+    values = [0, 1, -1, 3, 2**20, -2**31, 2**31, 2**40, 3037000499, 2**61, -2**62, 2**62]
+    for idx in range(count):
+        fn = getattr(mod, f"f{idx}")
+        for _ in range(3):
+            n = rnd.choice([0, 5, 1000, CHUNK + 3, 2 * CHUNK + 11])
+            check(fn, (n, rnd.choice(values), rnd.choice(values)), native="entered")
