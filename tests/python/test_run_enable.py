@@ -48,11 +48,15 @@ def test_run_uncaught_exception_shows_the_users_traceback():
 def test_run_compare_outputs_identical_and_interpreter_share_drops(tmp_path):
     script = os.path.join(SCRIPTS, "hot_loop.py")
     out = tmp_path / "cmp.json"
-    for attempt in range(2):  # timings: one fresh pair of runs before a loaded machine fails it
+    # timings and sampled shares: on a loaded 2-core machine the sampler can take a plain Python
+    # run's GIL waits for native time (docs/profiler.md, known limits), so up to two fresh pairs
+    # of runs more before that fails the test
+    for attempt in range(3):
         got = epochpp_cmd("run", "--compare", "--json", str(out), script)
         assert got.returncode == 0, got.stderr
         data = json.loads(out.read_text())
-        if data["speedup"] > 1.5 and data["after"]["breakdown"]["python"] < data["before"]["breakdown"]["python"] / 2:
+        before_py = data["before"]["breakdown"]["python"]
+        if data["speedup"] > 1.5 and before_py > 0.5 and data["after"]["breakdown"]["python"] < before_py / 2:
             break
     assert got.stdout == python_cmd(script).stdout
     assert "identical" in got.stderr and "speedup" in got.stderr
