@@ -47,6 +47,11 @@ Val FnLowering::expr(const ir::Expr& e) {
       }
       Val a = expr(*e.args[0]);
       Val c = expr(*e.args[1]);
+      if ((e.facts & ir::kFactNonNegDivMod) && a.t.kind == Kind::Int && c.t.kind == Kind::Int) {
+        // int_signs.cpp proved a >= 0 and c >= 1: truncating division is Python's floor division
+        if (e.op == Op::Mod) return {b.CreateURem(a.v, c.v), e.type};
+        if (e.op == Op::FloorDiv) return {b.CreateUDiv(a.v, c.v), e.type};
+      }
       const ir::Expr& r = *e.args[1];
       bool nonneg = r.kind == ExprKind::Const && r.type.kind == Kind::Int && r.ival >= 0;
       return binary(e.op, a, c, e.type, e.line, nonneg);

@@ -62,6 +62,14 @@ struct Expr {
   double fval = 0.0;    // Const float
   std::string name;     // Intrinsic / CallFunc / Attr
   std::vector<ExprPtr> args;
+  uint8_t facts = 0;    // ExprFact bits written by passes (part of the fingerprint)
+};
+
+// Facts a pass proved about one expression; codegen may emit cheaper code for it.
+enum ExprFact : uint8_t {
+  // int_signs.cpp: Binary `//` or `%` on Python ints whose left operand is >= 0 and right
+  // operand >= 1 on every path: no ZeroDivisionError, no INT64_MIN // -1, no floor correction.
+  kFactNonNegDivMod = 1,
 };
 
 // An element access inside a loop whose indices are affine in loop-invariant integers

@@ -40,6 +40,8 @@ struct Printer {
       case ExprKind::Unary:
         return std::string("(") + opName(e.op) + (e.op == Op::Not ? " " : "") + a(0) + ")";
       case ExprKind::Binary:
+        // a proven fact shows after the operator: (k %[>=0] d)
+        return "(" + a(0) + " " + opName(e.op) + (e.facts & kFactNonNegDivMod ? "[>=0]" : "") + " " + a(1) + ")";
       case ExprKind::Compare:
       case ExprKind::BoolOp:
         return "(" + a(0) + " " + opName(e.op) + " " + a(1) + ")";
@@ -169,6 +171,7 @@ void fpExpr(const Expr& e, std::string& o) {
   o += "(" + std::to_string((int)e.kind) + "," + std::to_string((int)e.op) + "," + e.type.str() + "," +
        std::to_string(e.slot) + "," + std::to_string(e.callee) + "," + std::to_string(e.ival) + "," +
        fmtFloat(e.fval) + "," + std::to_string(e.col) + "," + std::to_string(e.line) + "," + e.name;
+  if (e.facts) o += ",f" + std::to_string((int)e.facts);
   for (auto& a : e.args) fpExpr(*a, o);
   o += ")";
 }

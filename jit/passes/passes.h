@@ -39,6 +39,10 @@ bool markParallelLoops(ir::Function& f, const CalleeLookup& callee = {}, bool gp
 // counts with its compiled callee's own facts when `callee` knows it, else as writing and deopting.
 bool analyseEffects(ir::Function& f, const CalleeLookup& callee = {});
 
+// int_signs.cpp: proves int locals >= 0 / >= 1 (a fixed point over their assignments) and marks
+// `a // b`, `a % b` with a >= 0 and b >= 1 (kFactNonNegDivMod): one machine division, no checks.
+bool inferIntSigns(ir::Function& f);
+
 // pipeline.cpp: runs the passes in order (verifier after each in debug builds).
 struct PipelineOptions {
   bool verify = true;

@@ -13,6 +13,7 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   if (opts.verify) check(f, false, "frontend");
   inferTypes(f, params, callees);
   if (opts.verify) check(f, true, "type inference");
+  inferIntSigns(f);
   if (opts.level >= 3) markParallelLoops(f, opts.callee, opts.level >= 4);
   analyseEffects(f, opts.callee);
   hoistBoundsChecks(f);

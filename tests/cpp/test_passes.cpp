@@ -144,6 +144,40 @@ TEST(GoldenPipeline, TupleUnpackAndReturn) {
   expectGolden("tuple_return", print(b.f));
 }
 
+// def signs(n, m):
+//     s = 0
+//     d = 2
+//     for k in range(n):
+//         s += k % d + (k - 3) // d + k % m
+//         d += 1
+//     return s
+// k >= 0 (range from 0, step 1) and d >= 2 (2, then d + 1): `k % d` needs no checks;
+// k - 3 may be negative and m is any int: those keep Python's floor semantics and checks.
+TEST(GoldenPipeline, IntSignsMarkUncheckedDivMod) {
+  auto build = [](bool down) {
+    auto b = std::make_unique<Fn>("signs", std::vector<std::string>{"n", "m"});
+    int s = b->local("s"), d = b->local("d"), k = b->local("k");
+    auto term = mkBinary(Op::Add,
+                         mkBinary(Op::Add, mkBinary(Op::Mod, mkVar(k, 5), mkVar(d, 5), 5),
+                                  mkBinary(Op::FloorDiv, mkBinary(Op::Sub, mkVar(k, 5), mkConstInt(3, 5), 5), mkVar(d, 5), 5), 5),
+                         mkBinary(Op::Mod, mkVar(k, 5), b->var("m", 5), 5), 5);
+    b->f.body = {
+        mkAssign(s, mkConstInt(0, 2), 2),
+        mkAssign(d, mkConstInt(2, 3), 3),
+        mkFor(k, range0(b->var("n", 4), 4),
+              {mkAssign(s, inplace(Op::Add, mkVar(s, 5), term, 5), 5),
+               mkAssign(d, inplace(down ? Op::Sub : Op::Add, mkVar(d, 6), mkConstInt(1, 6), 6), 6)}, {}, 4),
+        mkReturn(mkVar(s, 7), 7)};
+    runPipeline(b->f, {S(Kind::Int), S(Kind::Int)}, kNoCallees);
+    return b;
+  };
+  auto up = build(false);
+  expectGolden("int_signs", print(up->f));
+  EXPECT_FALSE(inferIntSigns(up->f)) << "a second run finds the same facts";
+  auto down = build(true);  // d = d - 1 reaches 0 and below: no fact anywhere
+  EXPECT_EQ(print(down->f).find("[>=0]"), std::string::npos) << print(down->f);
+}
+
 // def scale(x, y):          # x: np.int32, y: float
 //     return x * 2 + y, x + 1, x > y
 TEST(GoldenPipeline, NumpyScalarsFollowNep50) {
