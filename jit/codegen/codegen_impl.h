@@ -110,6 +110,8 @@ struct FnLowering {
   Val arrayExpr(const ir::Expr& e);                     // any Array-typed expression
   Val materialise(const ir::Expr& e, bool scratch);     // element-wise expression into a new array
   Val scratchAlloc(Kind dtype, const std::vector<llvm::Value*>& shape);
+  std::vector<llvm::Value*> prepareFusion(Fusion& probe, const ir::Expr& e);  // leaves, broadcast: the shape
+  Val fusedPairwiseSum(const ir::Expr& src, int line);  // np.sum of a 1-d float expression (lower_pairwise.cpp)
   Val indexExpr(const ir::Expr& e);
   llvm::Value* markDerived(llvm::Value* owner);                     // element load or view
   llvm::Value* elementPtr(Val arr, std::vector<llvm::Value*> idx);
