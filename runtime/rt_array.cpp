@@ -119,7 +119,9 @@ int32_t reduceTyped(EpCtx* ctx, int op, const Walker& w, bool isFloat, int32_t l
   const char* opname = op == EP_RED_MIN ? "minimum" : "maximum";
   switch (op) {
     case EP_RED_SUM:
-      if (isFloat) *static_cast<T*>(out) = pairwiseSum<T, T>(w);
+      // NumPy starts the reduction from the identity 0.0 and adds the pairwise sum to it:
+      // a sum of -0.0s is 0.0
+      if (isFloat) *static_cast<T*>(out) = T(0) + pairwiseSum<T, T>(w);
       else {
         uint64_t s = 0;  // wrap-around like NumPy's int64 accumulator
         for (int64_t i = 0; i < w.size; ++i) s += (uint64_t)(int64_t)load<T, T>(w, i);
@@ -128,10 +130,10 @@ int32_t reduceTyped(EpCtx* ctx, int op, const Walker& w, bool isFloat, int32_t l
       return EP_OK;
     case EP_RED_MEAN:
       if (std::is_same<T, float>::value) {
-        float s = pairwiseSum<float, float>(w);
+        float s = 0.0f + pairwiseSum<float, float>(w);
         *static_cast<float*>(out) = s / (float)w.size;
       } else {
-        double s = pairwiseSum<T, double>(w);
+        double s = 0.0 + pairwiseSum<T, double>(w);
         *static_cast<double*>(out) = s / (double)w.size;
       }
       return EP_OK;

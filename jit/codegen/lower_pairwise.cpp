@@ -7,6 +7,7 @@
 //   n <= 128:  8 partial sums r[j] = x[j], r[j] += x[i + j] over whole blocks of 8,
 //              res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the tail in order
 //   else:      n2 = n / 2 rounded down to a multiple of 8; sum(x[:n2]) + sum(x[n2:])
+// add.reduce then adds that to the identity: 0.0 + sum (only -0.0 changes).
 // The same additions in the same order give the same bits (no fast-math, no contraction);
 // the recursion becomes a loop over an explicit stack of pending right halves.
 #include "jit/codegen/codegen_impl.h"
@@ -204,7 +205,8 @@ Val FnLowering::fusedPairwiseSum(const ir::Expr& src, int line) {
   b.CreateBr(ascendB);
 
   b.SetInsertPoint(doneB);
-  return {r, Type::scalar(dt)};
+  // the reduction starts from the identity 0.0 (a sum of -0.0s is 0.0, as in NumPy)
+  return {b.CreateFAdd(ConstantFP::get(T, 0.0), r), Type::scalar(dt)};
 }
 
 }  // namespace epochpp::codegen

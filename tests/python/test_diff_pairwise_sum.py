@@ -46,6 +46,18 @@ def sum_int_array_expr(a):
     return np.sum(np.sqrt(a * 2))     # int64 leaves, float64 result
 
 
+def sum_times_one(a):
+    return np.sum(a * 1.0)
+
+
+def plain_sum(a):
+    return np.sum(a)
+
+
+def plain_mean(a):
+    return np.mean(a)
+
+
 def sum_broadcast_error(a, b):
     return np.sum(a + b)
 
@@ -69,6 +81,11 @@ for n in [0, 9, 129, 257, 1025]:
     CASES.append((method_sum, (_values(n, 4),)))
     CASES.append((sum_exp, (_values(n, 5),)))
     CASES.append((sum_int_array_expr, (np.arange(n, dtype=np.int64),)))
+for n in [1, 5, 8, 9, 16, 130, 300]:
+    # a sum of -0.0s: the pairwise sum is -0.0, and NumPy adds it to the identity 0.0
+    for fn in (sum_times_one, plain_sum, plain_mean):
+        CASES.append((fn, (np.full(n, -0.0),)))
+        CASES.append((fn, (np.full(n, -0.0, dtype=np.float32),)))
 CASES += [
     (sum_sqrt_abs, (np.full(5, -0.0),)),           # short sum from 0.0: 0.0 + -0.0 = 0.0
     (sum_affine, (np.full(300, -0.0), np.zeros(300) - 1.5)),
