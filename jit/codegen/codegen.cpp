@@ -270,6 +270,18 @@ void FnLowering::run() {
     if ((int)i < f.num_params)
       b.CreateStore(coerce({fn->getArg(2 + i), f.param_types[i]}, f.locals[i].type, f.first_line).v, slots.back());
   }
+  if (!plainStatus && !m.gpu && hasSelfTailCall(f.body)) {
+    // `return x + f(args)` jumps back here (tail_calls.cpp): the depth and the running sum
+    BasicBlock* pre = b.GetInsertBlock();
+    tailHead = newBB("tail.head");
+    b.CreateBr(tailHead);
+    b.SetInsertPoint(tailHead);
+    tailDepth = b.CreatePHI(b.getInt32Ty(), 2, "tail.depth");
+    tailDepth->addIncoming(depth, pre);
+    tailAcc = b.CreatePHI(b.getInt64Ty(), 2, "tail.acc");
+    tailAcc->addIncoming(i64(0), pre);
+    depth = tailDepth;
+  }
   // Recursion depth guard (CPython raises RecursionError; we never overflow the C stack).
   Value* limitPtr = b.CreateConstGEP1_64(b.getInt8Ty(), ctx, offsetof(EpCtx, depth_limit));
   raiseIf(b.CreateICmpSGE(depth, b.CreateLoad(b.getInt32Ty(), limitPtr)), EP_EXC_RECURSION,

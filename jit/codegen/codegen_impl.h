@@ -188,6 +188,15 @@ struct FnLowering {
   std::set<const void*> proven;  // accesses / index arithmetic proven in range for the loop being emitted
   void whileLoop(const ir::Stmt& s);
   void ret(Val v, int line);
+  // Accumulating self tail calls (tail_calls.cpp marks them): the body starts at tailHead,
+  // with the recursion depth and the running sum of the `x` parts as phis.
+  int calleeTarget(const ir::Expr& call);  // the module function a CallFunc lowers to
+  bool selfTailCall(const ir::Stmt& s);    // a marked return whose call is this specialisation
+  bool hasSelfTailCall(const ir::Block& blk);
+  void tailJump(const ir::Stmt& s);
+  llvm::BasicBlock* tailHead = nullptr;
+  llvm::PHINode* tailDepth = nullptr;
+  llvm::PHINode* tailAcc = nullptr;
 };
 
 }  // namespace epochpp::codegen

@@ -310,7 +310,7 @@ Val FnLowering::roundIntNeg(Value* x, Value* nd, int line) {
   return {phi, I};
 }
 
-Val FnLowering::callFunc(const ir::Expr& e) {
+int FnLowering::calleeTarget(const ir::Expr& e) {
   int target = m.in.callee_map[index][e.callee];
   if (index < (int)m.in.call_targets.size()) {
     std::string sig = "(";
@@ -318,6 +318,11 @@ Val FnLowering::callFunc(const ir::Expr& e) {
     auto it = m.in.call_targets[index].find({e.callee, sig + ")"});
     if (it != m.in.call_targets[index].end()) target = it->second;
   }
+  return target;
+}
+
+Val FnLowering::callFunc(const ir::Expr& e) {
+  int target = calleeTarget(e);
   const ir::Function& g = *m.in.functions[target];
   std::vector<Value*> args = {ctx, b.CreateAdd(depth, i32(1))};
   for (size_t i = 0; i < e.args.size(); ++i) args.push_back(coerce(expr(*e.args[i]), g.param_types[i], e.line).v);

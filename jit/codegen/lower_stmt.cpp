@@ -25,10 +25,45 @@ Val FnLowering::readVar(int slot, int line) {
 
 void FnLowering::ret(Val v, int line) {
   Val c = coerce(v, f.return_type, line);
+  if (tailAcc) c = pyIntOp(ir::Op::Add, tailAcc, c.v, line);  // the x parts of the jumps so far, checked
   Value* r = UndefValue::get(m.retType(f));
   r = b.CreateInsertValue(r, i32(EP_OK), {0});
   b.CreateRet(b.CreateInsertValue(r, c.v, {1}));
   b.SetInsertPoint(newBB("after.return"));
+}
+
+// ---- accumulating self tail calls ------------------------------------------------------------
+bool FnLowering::selfTailCall(const ir::Stmt& s) {
+  return s.tail_accumulate && calleeTarget(*s.value->args[1]) == index;
+}
+
+bool FnLowering::hasSelfTailCall(const ir::Block& blk) {
+  for (auto& s : blk) {
+    if (s->kind == StmtKind::Return && selfTailCall(*s)) return true;
+    if (s->kind == StmtKind::If && (hasSelfTailCall(s->body) || hasSelfTailCall(s->orelse))) return true;
+  }
+  return false;
+}
+
+// `return x + f(args)` with f this specialisation: evaluate x, then the arguments (Python's
+// order), add x to the running sum (an overflow deopts), rebind the parameters, unbind the
+// other locals (a new frame has none) and go back to the depth check at the top.
+void FnLowering::tailJump(const ir::Stmt& s) {
+  const ir::Expr& e = *s.value;
+  const ir::Expr& call = *e.args[1];
+  Val x = convert(expr(*e.args[0]), Kind::Int, s.line);
+  std::vector<Value*> args;
+  for (size_t i = 0; i < call.args.size(); ++i) args.push_back(coerce(expr(*call.args[i]), f.param_types[i], s.line).v);
+  Value* sum = pyIntOp(ir::Op::Add, tailAcc, x.v, s.line).v;
+  for (size_t i = 0; i < f.locals.size(); ++i) {
+    bool param = (int)i < f.num_params;
+    if (param) b.CreateStore(coerce({args[i], f.param_types[i]}, f.locals[i].type, s.line).v, slots[i]);
+    b.CreateStore(b.getInt1(param), defined[i]);
+  }
+  tailDepth->addIncoming(b.CreateAdd(tailDepth, i32(1)), b.GetInsertBlock());
+  tailAcc->addIncoming(sum, b.GetInsertBlock());
+  b.CreateBr(tailHead);
+  b.SetInsertPoint(newBB("after.tailcall"));
 }
 
 static bool containsLoop(const ir::Block& blk) {
@@ -48,7 +83,10 @@ void FnLowering::stmt(const ir::Stmt& s) {
     case StmtKind::Assign: assign(s.slot, expr(*s.value), s.line); break;
     case StmtKind::Store: storeStmt(s); break;
     case StmtKind::ExprStmt: expr(*s.value); break;
-    case StmtKind::Return: ret(expr(*s.value), s.line); break;
+    case StmtKind::Return:
+      if (tailAcc && selfTailCall(s)) tailJump(s);
+      else ret(expr(*s.value), s.line);
+      break;
     case StmtKind::Pass: break;
     case StmtKind::If: {
       Value* c = truth(expr(*s.value), s.line);

@@ -133,6 +133,7 @@ struct Stmt {
   std::vector<const Expr*> ovf_ops;
   std::vector<OvfAccum> ovf_accums;
   std::vector<std::pair<int, const Expr*>> ovf_temps;  // (slot, its one value): assigned before any read
+  bool tail_accumulate = false;  // Return of `x + f(args)`, f maybe this function (tail_calls.cpp)
 };
 
 struct Local {

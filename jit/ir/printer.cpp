@@ -135,7 +135,9 @@ struct Printer {
         break;
       case StmtKind::Break: line(d) << "break\n"; break;
       case StmtKind::Continue: line(d) << "continue\n"; break;
-      case StmtKind::Return: line(d) << "return " << expr(*s.value) << "\n"; break;
+      case StmtKind::Return:
+        line(d) << "return " << expr(*s.value) << (s.tail_accumulate ? "  # tail call: accumulates" : "") << "\n";
+        break;
       case StmtKind::Pass: line(d) << "pass\n"; break;
     }
   }
@@ -178,7 +180,7 @@ void fpExpr(const Expr& e, std::string& o) {
 void fpBlock(const Block& b, std::string& o) {
   for (auto& s : b) {
     o += "[" + std::to_string((int)s->kind) + "," + std::to_string(s->slot) + "," + std::to_string(s->line) + "," +
-         std::to_string(s->parallel) + (s->prange ? "p" : "") + (s->gpu_only ? "g" : "") + "," + std::to_string(s->work) + ",h" + std::to_string(s->hoisted.size());
+         std::to_string(s->parallel) + (s->prange ? "p" : "") + (s->gpu_only ? "g" : "") + (s->tail_accumulate ? "t" : "") + "," + std::to_string(s->work) + ",h" + std::to_string(s->hoisted.size());
     for (auto& h : s->hoisted) {
       o += "{" + std::to_string(h.base_slot) + (h.load ? "L" : "S");
       for (auto& t : h.dims) o += "," + std::to_string(t.slot) + ":" + std::to_string(t.offset) + (t.arith ? "a" : "");

@@ -43,6 +43,10 @@ bool analyseEffects(ir::Function& f, const CalleeLookup& callee = {});
 // `a // b`, `a % b` with a >= 0 and b >= 1 (kFactNonNegDivMod): one machine division, no checks.
 bool inferIntSigns(ir::Function& f);
 
+// tail_calls.cpp: marks `return x + f(args)` (ints, outside loops) where f may be this function:
+// codegen turns such a call of the same specialisation into a jump with a running sum.
+bool markTailCalls(ir::Function& f);
+
 // pipeline.cpp: runs the passes in order (verifier after each in debug builds).
 struct PipelineOptions {
   bool verify = true;
