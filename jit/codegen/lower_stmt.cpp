@@ -34,7 +34,8 @@ void FnLowering::ret(Val v, int line) {
 
 // ---- accumulating self tail calls ------------------------------------------------------------
 bool FnLowering::selfTailCall(const ir::Stmt& s) {
-  return s.tail_accumulate && calleeTarget(*s.value->args[1]) == index;
+  const ir::Expr& call = *s.value->args[1];
+  return s.tail_accumulate && (int)call.args.size() == f.num_params && calleeTarget(call) == index;
 }
 
 bool FnLowering::hasSelfTailCall(const ir::Block& blk) {
