@@ -78,6 +78,14 @@ def float_sum(n):
     return 0.1 + float_sum(n - 1)
 
 
+def float_deep(n):
+    # no tail call (a float result), but self-recursive: its calls go through a twin that
+    # LLVM inlines (codegen.cpp); each level still counts for RecursionError
+    if n == 0:
+        return 0.0
+    return float_deep(n - 1) + 0.5
+
+
 def two_params(n, step):
     if n <= 0:
         return n
@@ -97,7 +105,8 @@ CASES = [(fib, (0,)), (fib, (1,)), (fib, (2,)), (fib, (10,)), (fib, (20,)), (fib
          (big_sum, (4, -(2 ** 61))), (big_sum, (5, -(2 ** 61))),
          (unbound_in_new_frame, (0,)), (unbound_in_new_frame, (3,)),
          (zero_div_in_x, (2,)), (zero_div_in_x, (5,)),
-         (float_sum, (30,)), (two_params, (100, 7)), (two_params, (100, -7)),
+         (float_sum, (30,)), (float_deep, (0,)), (float_deep, (999,)), (float_deep, (100_000,)),
+         (two_params, (100, 7)), (two_params, (100, -7)),
          (tail_in_else, (50,)), (tail_in_else, (51,))]
 
 
