@@ -34,8 +34,9 @@ void FnLowering::ret(Val v, int line) {
 
 // ---- accumulating self tail calls ------------------------------------------------------------
 bool FnLowering::selfTailCall(const ir::Stmt& s) {
+  if (!s.tail_accumulate) return false;  // only then is the value `x + call`
   const ir::Expr& call = *s.value->args[1];
-  return s.tail_accumulate && (int)call.args.size() == f.num_params && calleeTarget(call) == index;
+  return (int)call.args.size() == f.num_params && calleeTarget(call) == index;
 }
 
 bool FnLowering::hasSelfTailCall(const ir::Block& blk) {
