@@ -67,22 +67,34 @@ Val FnLowering::fusedPairwiseSum(const ir::Expr& src, int line) {
     b.SetInsertPoint(exitB);
     return cur;  // the phis: the values when the loop ends
   };
+  // if (cond) a() else c(), the value of the branch taken
+  auto either = [&](Value* cond, const char* name, const std::function<Value*()>& a, const std::function<Value*()>& c) {
+    auto* aB = newBB(name);
+    auto* cB = newBB(name);
+    auto* done = newBB(name);
+    b.CreateCondBr(cond, aB, cB);
+    b.SetInsertPoint(aB);
+    Value* va = a();
+    BasicBlock* aEnd = b.GetInsertBlock();
+    b.CreateBr(done);
+    b.SetInsertPoint(cB);
+    Value* vc = c();
+    BasicBlock* cEnd = b.GetInsertBlock();
+    b.CreateBr(done);
+    b.SetInsertPoint(done);
+    PHINode* r = b.CreatePHI(T, 2);
+    r->addIncoming(va, aEnd);
+    r->addIncoming(vc, cEnd);
+    return (Value*)r;
+  };
   // One leaf block [lo, lo + len), len <= 128, in one addressing version.
-  auto leafVersion = [&](Value* lo, Value* len) -> Value* {
-    BasicBlock* pre = b.GetInsertBlock();
-    auto* shortB = newBB("pw.short");
-    auto* blockB = newBB("pw.block");
-    auto* done = newBB("pw.leaf");
-    b.CreateCondBr(b.CreateICmpSLT(len, i64(8)), shortB, blockB);
-    (void)pre;
-    b.SetInsertPoint(shortB);
+  auto shortLeaf = [&](Value* lo, Value* len) -> Value* {  // fewer than 8: added in order from 0.0
     Value* zero = ConstantFP::get(T, 0.0);
-    Value* rs = loop(i64(0), len, 1, {zero}, [&](Value* i, const std::vector<Value*>& acc) {
+    return loop(i64(0), len, 1, {zero}, [&](Value* i, const std::vector<Value*>& acc) {
       return std::vector<Value*>{b.CreateFAdd(acc[0], elemAt(b.CreateAdd(lo, i, "", true, true)))};
     })[0];
-    BasicBlock* shortEnd = b.GetInsertBlock();
-    b.CreateBr(done);
-    b.SetInsertPoint(blockB);
+  };
+  auto blockLeaf = [&](Value* lo, Value* len) -> Value* {
     // the 8 partial sums as one <8 x T> value: its lanes are added exactly as NumPy's r[0..7]
     // are, and the SLP vectoriser turns the 8 element computations into vector code
     auto* VT = FixedVectorType::get(T, 8);
@@ -99,37 +111,17 @@ Val FnLowering::fusedPairwiseSum(const ir::Expr& src, int line) {
     for (int j = 0; j < 8; ++j) r.push_back(b.CreateExtractElement(acc, j));
     Value* res = b.CreateFAdd(b.CreateFAdd(b.CreateFAdd(r[0], r[1]), b.CreateFAdd(r[2], r[3])),
                               b.CreateFAdd(b.CreateFAdd(r[4], r[5]), b.CreateFAdd(r[6], r[7])));
-    res = loop(whole, len, 1, {res}, [&](Value* i, const std::vector<Value*>& acc) {
+    return loop(whole, len, 1, {res}, [&](Value* i, const std::vector<Value*>& acc) {
       return std::vector<Value*>{b.CreateFAdd(acc[0], elemAt(b.CreateAdd(lo, i, "", true, true)))};
     })[0];
-    BasicBlock* blockEnd = b.GetInsertBlock();
-    b.CreateBr(done);
-    b.SetInsertPoint(done);
-    PHINode* out = b.CreatePHI(T, 2);
-    out->addIncoming(rs, shortEnd);
-    out->addIncoming(res, blockEnd);
-    return out;
   };
-  auto leaf = [&](Value* lo, Value* len) -> Value* {
-    auto* fast = newBB("pw.contig");
-    auto* slow = newBB("pw.strided");
-    auto* done = newBB("pw.leafdone");
-    b.CreateCondBr(contig, fast, slow);
-    b.SetInsertPoint(fast);
-    fu.contigInner = true;
-    Value* a = leafVersion(lo, len);
-    BasicBlock* fastEnd = b.GetInsertBlock();
-    b.CreateBr(done);
-    b.SetInsertPoint(slow);
-    fu.contigInner = false;
-    Value* c = leafVersion(lo, len);
-    BasicBlock* slowEnd = b.GetInsertBlock();
-    b.CreateBr(done);
-    b.SetInsertPoint(done);
-    PHINode* r = b.CreatePHI(T, 2);
-    r->addIncoming(a, fastEnd);
-    r->addIncoming(c, slowEnd);
-    return r;
+  auto leafVersion = [&](Value* lo, Value* len) {
+    return either(b.CreateICmpSLT(len, i64(8)), "pw.leaf", [&] { return shortLeaf(lo, len); },
+                  [&] { return blockLeaf(lo, len); });
+  };
+  auto leaf = [&](Value* lo, Value* len) {  // unit stride (typed addressing, vectorises) or any stride
+    return either(contig, "pw.version", [&] { fu.contigInner = true; return leafVersion(lo, len); },
+                  [&] { fu.contigInner = false; return leafVersion(lo, len); });
   };
 
   // The recursion as a loop: `descend` splits [lo, lo + len) down to its leftmost leaf,
