@@ -12,6 +12,7 @@
 
 #include "jit/ir/nodes.h"
 #include "jit/passes/passes.h"
+#include "tests/cpp/pass_test_util.h"
 
 #ifndef EPOCHPP_GOLDEN_DIR
 #error "EPOCHPP_GOLDEN_DIR must name tests/cpp/golden"
@@ -21,14 +22,7 @@ namespace epochpp::passes {
 namespace {
 
 using namespace ir;
-
-Type S(Kind k) { return Type::scalar(k); }
-Type Arr(Kind d, int nd, Layout l = Layout::C) { return Type::array(d, nd, l); }
-Type U(std::vector<Kind> k) { return makeUnion(std::move(k)); }
-
-const CalleeTyper kNoCallees = [](int, const std::vector<Type>&, int line) -> Type {
-  throw Unsupported{line, "no callees in this test"};
-};
+using namespace testing_util;
 
 bool regenerating() {
   const char* v = std::getenv("EPOCHPP_REGEN_GOLDEN");
@@ -53,26 +47,6 @@ void expectGolden(const std::string& name, const std::string& text) {
                             << " (if the change is intended, rerun with EPOCHPP_REGEN_GOLDEN=1 and review the diff)";
 }
 
-// A function under construction, named like the frontend names things.
-struct Fn {
-  Function f;
-  explicit Fn(const std::string& name, std::vector<std::string> params, int line = 1) {
-    f.name = name;
-    f.file = "test.py";
-    f.first_line = line;
-    for (auto& p : params) f.addLocal(p, true);
-    f.num_params = (int)params.size();
-  }
-  int local(const std::string& n) { return f.addLocal(n); }
-  ExprPtr var(const std::string& n, int line = 0) { return mkVar(f.addLocal(n), line); }
-};
-
-ExprPtr range0(ExprPtr stop, int line) { return mkRange(mkConstInt(0, line), std::move(stop), mkConstInt(1, line), line); }
-ExprPtr inplace(Op op, ExprPtr a, ExprPtr b, int line) {
-  auto e = mkBinary(op, std::move(a), std::move(b), line);
-  e->ival = 1;
-  return e;
-}
 ExprPtr fullSlice(int line) { return mkSlice(mkConstNone(line), mkConstNone(line), mkConstNone(line), line); }
 
 // ---- golden IR after the pipeline ---------------------------------------------------------------
@@ -340,74 +314,6 @@ TEST(GoldenPipeline, BoundsChecksHoistedOutOfLoop) {
   }
   EXPECT_TRUE(b.f.writes_args);
   expectGolden("bounds_hoist", print(b.f));
-}
-
-TEST(BoundsHoist, IndexComputedInTheLoopIsNotHoisted) {
-  // def f(a, n): for i in range(n): j = i * 2; a[j] = 0.0
-  Fn b("f", {"a", "n"});
-  int i = b.local("i"), j = b.local("j");
-  b.f.body = {mkFor(i, range0(b.var("n", 2), 2),
-                    {mkAssign(j, mkBinary(Op::Mul, mkVar(i, 3), mkConstInt(2, 3), 3), 3),
-                     mkStore(b.var("a", 4), {mkVar(j, 4)}, mkConstFloat(0.0, 4), 4)},
-                    {}, 2)};
-  runPipeline(b.f, {Arr(Kind::NpFloat64, 1), S(Kind::Int)}, kNoCallees);
-  EXPECT_TRUE(b.f.body[0]->hoisted.empty());
-}
-
-TEST(BoundsHoist, ArrayReboundInTheLoopIsNotHoisted) {
-  // def f(a, b, n): for i in range(n): x = a[i]; a = b
-  Fn b("f", {"a", "b", "n"});
-  int i = b.local("i"), x = b.local("x");
-  b.f.body = {mkFor(i, range0(b.var("n", 2), 2),
-                    {mkAssign(x, mkIndex(b.var("a", 3), {mkVar(i, 3)}, 3), 3), mkAssign(0, b.var("b", 4), 4)}, {}, 2)};
-  runPipeline(b.f, {Arr(Kind::NpFloat64, 1), Arr(Kind::NpFloat64, 1), S(Kind::Int)}, kNoCallees);
-  EXPECT_TRUE(b.f.body[0]->hoisted.empty());
-}
-
-TEST(OverflowHoist, AccumulatorsAndTheirIncrements) {
-  // def f(n, k): s = 0; t = 0
-  //   for i in range(n): s = s + i * k; t = t + s; u = i * 2
-  Fn b("f", {"n", "k"});
-  int s = b.local("s"), t = b.local("t"), i = b.local("i"), u = b.local("u");
-  b.f.body = {mkAssign(s, mkConstInt(0, 2), 2), mkAssign(t, mkConstInt(0, 2), 2),
-              mkFor(i, range0(b.var("n", 3), 3),
-                    {mkAssign(s, mkBinary(Op::Add, mkVar(s, 4), mkBinary(Op::Mul, mkVar(i, 4), b.var("k", 4), 4), 4), 4),
-                     mkAssign(t, mkBinary(Op::Add, mkVar(t, 5), mkVar(s, 5), 5), 5),
-                     mkAssign(u, mkBinary(Op::Mul, mkVar(i, 6), mkConstInt(2, 6), 6), 6)},
-                    {}, 3)};
-  runPipeline(b.f, {S(Kind::Int), S(Kind::Int)}, kNoCallees);
-  const Stmt& loop = *b.f.body[2];
-  // s is an accumulator; t is not (its increment reads s); u is assigned a value that is not `u + inc`
-  ASSERT_EQ(loop.ovf_accums.size(), 1u);
-  EXPECT_EQ(loop.ovf_accums[0].slot, s);
-  EXPECT_EQ(loop.ovf_accums[0].updates, 1);
-  // i * k, s + i * k and i * 2 are bounded; t + s is not (t is neither unchanged nor an accumulator)
-  EXPECT_EQ(loop.ovf_ops.size(), 3u);
-}
-
-TEST(OverflowHoist, OnlyInnermostLoopsAndNotAReboundLoopVariable) {
-  // def f(n): s = 0
-  //   for i in range(n):
-  //     for j in range(n): s = s + j
-  //     s = s + i
-  //   for i in range(n): i = i + 1; s = s + i
-  Fn b("f", {"n"});
-  int s = b.local("s"), i = b.local("i"), j = b.local("j");
-  b.f.body = {mkAssign(s, mkConstInt(0, 2), 2),
-              mkFor(i, range0(b.var("n", 3), 3),
-                    {mkFor(j, range0(b.var("n", 4), 4), {mkAssign(s, mkBinary(Op::Add, mkVar(s, 5), mkVar(j, 5), 5), 5)}, {}, 4),
-                     mkAssign(s, mkBinary(Op::Add, mkVar(s, 6), mkVar(i, 6), 6), 6)},
-                    {}, 3),
-              mkFor(i, range0(b.var("n", 7), 7),
-                    {mkAssign(i, mkBinary(Op::Add, mkVar(i, 8), mkConstInt(1, 8), 8), 8),
-                     mkAssign(s, mkBinary(Op::Add, mkVar(s, 9), mkVar(i, 9), 9), 9)},
-                    {}, 7)};
-  runPipeline(b.f, {S(Kind::Int)}, kNoCallees);
-  const Stmt& outer = *b.f.body[1];
-  EXPECT_TRUE(outer.ovf_ops.empty());
-  EXPECT_EQ(outer.body[0]->ovf_ops.size(), 1u);
-  EXPECT_EQ(outer.body[0]->ovf_accums.size(), 1u);
-  EXPECT_TRUE(b.f.body[2]->ovf_ops.empty());  // i changes in the body: nothing reading it is bounded
 }
 
 // ---- promotion table -----------------------------------------------------------------------------
