@@ -3,9 +3,11 @@
 // Float sums use NumPy's pairwise summation (blocks of 8 partial sums, 128-element leaves) over
 // the elements in C order (memory order for Fortran-contiguous arrays), which is what NumPy's
 // add.reduce yields for the layouts we accept. Integer sums wrap in int64 like NumPy's.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "jit/ir/types.h"
@@ -114,6 +116,29 @@ Acc pairwiseSum(const Walker& w) {
   return pairwise<T, Acc>(w, 0, w.size);
 }
 
+// The pairwise sum of elements [lo, lo + n) in the walker's order.
+template <typename T, typename Acc>
+Acc pairwiseRange(const Walker& w, int64_t lo, int64_t n) {
+  if (w.step && w.step % (int64_t)sizeof(T) == 0) {
+    int64_t es = w.step / (int64_t)sizeof(T);
+    const T* p = reinterpret_cast<const T*>(w.a->data) + lo * es;
+    return es == 1 ? pairwiseP<T, Acc, true>(p, n, 1) : pairwiseP<T, Acc, false>(p, n, es);
+  }
+  return pairwise<T, Acc>(w, lo, n);
+}
+
+// The float64 sum NumPy's mean takes of an int or bool array: add.reduce with dtype float64
+// casts through the ufunc's buffer, 8192 elements at a time (np.getbufsize()'s default), and
+// adds each buffer's pairwise sum to the running total (from 0.0). One pairwise sum over the
+// whole array differs in the last bits beyond 8192 elements.
+template <typename T>
+double bufferedPairwiseSum(const Walker& w) {
+  constexpr int64_t kBuffer = 8192;
+  double s = 0.0;
+  for (int64_t lo = 0; lo < w.size; lo += kBuffer) s += pairwiseRange<T, double>(w, lo, std::min(kBuffer, w.size - lo));
+  return s;
+}
+
 template <typename T>
 int32_t reduceTyped(EpCtx* ctx, int op, const Walker& w, bool isFloat, int32_t line, void* out) {
   const char* opname = op == EP_RED_MIN ? "minimum" : "maximum";
@@ -132,9 +157,11 @@ int32_t reduceTyped(EpCtx* ctx, int op, const Walker& w, bool isFloat, int32_t l
       if (std::is_same<T, float>::value) {
         float s = 0.0f + pairwiseSum<float, float>(w);
         *static_cast<float*>(out) = s / (float)w.size;
-      } else {
+      } else if (std::is_same<T, double>::value) {
         double s = 0.0 + pairwiseSum<T, double>(w);
         *static_cast<double*>(out) = s / (double)w.size;
+      } else {  // ints and bools are cast to float64 buffer by buffer
+        *static_cast<double*>(out) = bufferedPairwiseSum<T>(w) / (double)w.size;
       }
       return EP_OK;
     case EP_RED_MIN: case EP_RED_MAX: case EP_RED_ARGMIN: case EP_RED_ARGMAX: {

@@ -137,3 +137,32 @@ def test_two_dimensional_sum_still_exact():
         return np.sum(np.sqrt(np.abs(m)))
     check(sum2d, (_values(600).reshape(20, 30),))
     check(sum2d, lambda: (_values(600).reshape(20, 30).T,))
+
+
+# ------------------------------------------------------------- np.mean of int and bool arrays
+# NumPy casts them to float64 through its ufunc buffer, 8192 elements at a time, and adds each
+# buffer's pairwise sum to the running total: one pairwise sum over the whole array differs in
+# the last bits beyond 8192 elements (runtime/rt_array.cpp, bufferedPairwiseSum).
+def mean_of(a):
+    return np.mean(a)
+
+
+def _big_ints(n, seed):
+    return np.random.default_rng(seed).integers(-2**62, 2**62, n)
+
+
+@pytest.mark.parametrize("n", [1, 7, 100, 8191, 8192, 8193, 16384 + 5, 20000, 50001])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_mean_of_int64_is_numpys(n, seed):
+    check(mean_of, lambda: (_big_ints(n, seed),))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: _big_ints(40001, 5)[::3],                      # strided view
+    lambda: _big_ints(30000, 6)[::-1],                     # reversed
+    lambda: _big_ints(24000, 7).reshape(120, 200),         # 2-d, C order
+    lambda: _big_ints(24000, 8).astype(np.int32),          # int32
+    lambda: np.random.default_rng(9).random(30000) > 0.3,  # bool
+], ids=["strided", "reversed", "2d", "int32", "bool"])
+def test_mean_of_int_views_is_numpys(make):
+    check(mean_of, lambda: (make(),))
