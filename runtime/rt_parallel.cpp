@@ -2,7 +2,8 @@
 // on the oneTBB workers, keeping aside what the loop may overwrite so a failure is undone exactly.
 //
 // Exactness: if any chunk raises or needs to deopt, the loop's arrays are put back as they were
-// before it and the caller runs the loop again serially, which fails where CPython does. The
+// before it and the caller runs the loop again serially, which fails where CPython does. When
+// codegen proved that no chunk can raise or deopt (`keep` 0), nothing is kept. Otherwise the
 // bytes are kept in one of two ways:
 //  * rows: the loop writes only a[i, ...] (i: its own variable) and each array's rows do not
 //    interleave in memory. Each chunk copies its own rows just before running them — on its
@@ -113,14 +114,14 @@ void keepRows(const Kept& k, int64_t start, int64_t step, int64_t kb, int64_t ke
 
 extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, void* body, void* env,
                                       const EpWritten* written, int32_t nwritten, int64_t start, int64_t step,
-                                      int32_t rows) {
+                                      int32_t rows, int32_t keep) {
   using namespace epochpp;
   using Chunk = int32_t (*)(EpCtx*, int32_t, void*, int64_t, int64_t, int64_t);
   auto fn = reinterpret_cast<Chunk>(body);
   // how to keep what the loop overwrites
-  std::vector<Kept> kept((size_t)nwritten);
+  std::vector<Kept> kept(keep ? (size_t)nwritten : 0);
   bool rowMode = rows != 0;
-  for (int32_t j = 0; j < nwritten; ++j) {
+  for (int32_t j = 0; j < (int32_t)kept.size(); ++j) {
     Kept& k = kept[(size_t)j];
     k.w = &written[j];
     extent(*k.w, 0, k.lo, k.bytes);
@@ -188,6 +189,8 @@ extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, vo
       }
     });
   }
+  // keep == 0: codegen proved that a chunk can only fail before it writes anything (a shared
+  // local unbound: then every chunk does) or on Ctrl-C; nothing was kept, nothing to put back.
   if (failed.load()) {  // put every written byte back as it was before the loop
     if (rowMode) {
       for (int64_t c = 0; c < nchunks; ++c)

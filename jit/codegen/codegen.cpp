@@ -91,7 +91,7 @@ FunctionCallee ModuleLowering::rt(const std::string& name) {
   else if (name == "ep_rt_scratch_free") ft = FunctionType::get(v, {ptr, ptr}, false);
   else if (name == "ep_rt_math_hypot") ft = FunctionType::get(i32, {ptr, dbl, dbl, ptr}, false);
   else if (name == "ep_rt_parallel_for")
-    ft = FunctionType::get(i32, {ptr, i64, i64, ptr, ptr, ptr, i32, i64, i64, i32}, false);
+    ft = FunctionType::get(i32, {ptr, i64, i64, ptr, ptr, ptr, i32, i64, i64, i32, i32}, false);
   else if (name == "ep_rt_gpu_for") ft = FunctionType::get(i32, {ptr, ptr}, false);
   else if (name == "ep_rt_int_truediv") ft = FunctionType::get(dbl, {i64, i64}, false);
   else if (name == "ep_rt_check_signals") ft = FunctionType::get(i32, {ptr}, false);
@@ -213,6 +213,8 @@ AllocaInst* FnLowering::entryAlloca(llvm::Type* t, const char* name) {
 Value* FnLowering::cstr(const std::string& s) { return b.CreateGlobalStringPtr(s, "msg", 0, &m.M); }
 
 void FnLowering::retStatus(Value* status) {
+  auto* c = dyn_cast<ConstantInt>(status);
+  if (!interruptOnly && !(c && c->isZero())) ++failSites;
   if (gpuFail) {
     b.CreateAtomicRMW(AtomicRMWInst::Or, gpuStatus, status, MaybeAlign(4), AtomicOrdering::Monotonic);
     b.CreateBr(gpuFail);
@@ -270,6 +272,7 @@ void FnLowering::run() {
     b.CreateStore(b.getInt1((int)i < f.num_params), defined.back());
     if ((int)i < f.num_params)
       b.CreateStore(coerce({fn->getArg(2 + i), f.param_types[i]}, f.locals[i].type, f.first_line).v, slots.back());
+    sure.push_back((int)i < f.num_params);
   }
   if (!plainStatus && !m.gpu && hasSelfTailCall(f.body)) {
     // `return x + f(args)` jumps back here (tail_calls.cpp): the depth and the running sum

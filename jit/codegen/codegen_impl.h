@@ -100,7 +100,7 @@ struct FnLowering {
   Val npOp(ir::Op op, Kind k, llvm::Value* a, llvm::Value* b, int line);
   Val compare(ir::Op op, Val a, Val b, int line);
   Val intrinsic(const ir::Expr& e);
-  Val mathCall(const std::string& name, std::vector<Val> args, int line);
+  Val mathCall(const std::string& name, std::vector<Val> args, int line, uint8_t facts = 0);
   Val callFunc(const ir::Expr& e);
   Val roundIntNeg(llvm::Value* x, llvm::Value* nd, int line);
   llvm::Value* libm(const char* name, std::vector<llvm::Value*> args);
@@ -144,6 +144,8 @@ struct FnLowering {
   void assign(int slot, Val v, int line);
   Val readVar(int slot, int line);
   void forRange(const ir::Stmt& s);
+  void forRangeBody(const ir::Stmt& s);
+  void whileBody(const ir::Stmt& s);
   void checkSignals(int line);
   // Branches to a new loop header with a phi (`init` on entry) that goes to `body` while
   // cond(phi) holds, else to `exit`; leaves the builder in `body`. The caller adds the latch's
@@ -152,6 +154,10 @@ struct FnLowering {
                             llvm::BasicBlock* body, llvm::BasicBlock* exit);
   void countedLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* to,
                    llvm::BasicBlock* done, llvm::BasicBlock* exitB, bool pollEach);
+  void checkedVersions(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* to,
+                       llvm::BasicBlock* elseB, llvm::BasicBlock* exitB);
+  llvm::Value* hoistedInRange(const ir::Stmt& s, const ir::HoistedAccess& h, llvm::Value* lo, llvm::Value* hi);
+  llvm::Value* invariantInt(const ir::Expr& e);
   void rangeLoops(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* n, llvm::BasicBlock* elseB,
                   llvm::BasicBlock* exitB);
   void pollEvery(int line);
@@ -185,6 +191,15 @@ struct FnLowering {
   llvm::Value* toSlot(Val v);                        // a scalar as an 8-byte partial-result slot
   Val fromSlot(llvm::Value* bits, const Type& t);  // shared (not assigned in the loop) variables the loop reads
   llvm::AllocaInst* pollCounter = nullptr;
+  // places that return a failure status (an exception, a deopt, a callee's failure), Ctrl-C
+  // polls not counted; uncheckedFails: those in the last checkedVersions' unchecked version
+  int failSites = 0;
+  // locals certainly bound at the point being lowered (definite assignment, followed statement by
+  // statement: an If keeps what both branches bind, a loop what was bound before it); reading one
+  // needs no UnboundLocalError check
+  std::vector<char> sure;
+  bool interruptOnly = false;
+  int uncheckedFails = 0;
   std::set<const void*> proven;  // accesses / index arithmetic proven in range for the loop being emitted
   void whileLoop(const ir::Stmt& s);
   void ret(Val v, int line);

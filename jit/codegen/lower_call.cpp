@@ -130,7 +130,7 @@ Val FnLowering::expr(const ir::Expr& e) {
 
 // math.* with CPython's error rules: a NaN from a non-NaN input is a domain error (ValueError);
 // an infinity from a finite input is OverflowError for the functions that can overflow.
-Val FnLowering::mathCall(const std::string& n, std::vector<Val> args, int line) {
+Val FnLowering::mathCall(const std::string& n, std::vector<Val> args, int line, uint8_t facts) {
   std::vector<Value*> d;
   for (auto& a : args) d.push_back(toDouble(a, line));
   auto* dt = b.getDoubleTy();
@@ -155,7 +155,8 @@ Val FnLowering::mathCall(const std::string& n, std::vector<Val> args, int line) 
   if (fnm == "radians") return {b.CreateFMul(d[0], ConstantFP::get(dt, 3.141592653589793 / 180.0)), F};
   if (fnm == "sqrt") {
     Value* r = b.CreateUnaryIntrinsic(Intrinsic::sqrt, d[0]);
-    raiseIf(b.CreateAnd(isnan(r), b.CreateNot(isnan(d[0]))), EP_EXC_VALUE, "math domain error", line);
+    if (!(facts & ir::kFactNonNegArg))  // float_signs.cpp: never negative, no error possible
+      raiseIf(b.CreateAnd(isnan(r), b.CreateNot(isnan(d[0]))), EP_EXC_VALUE, "math domain error", line);
     return {r, F};
   }
   if (fnm == "log" || fnm == "log2" || fnm == "log10") {
@@ -218,8 +219,8 @@ Val FnLowering::intrinsic(const ir::Expr& e) {
       for (auto& v : a) v = convert(v, Kind::Float, e.line);
     }
     if (a[0].t.kind == Kind::Union)
-      return forEach(a[0], e.type, [&](Val x) { std::vector<Val> aa = a; aa[0] = x; return mathCall(n, aa, e.line); }, e.line);
-    return mathCall(n, a, e.line);
+      return forEach(a[0], e.type, [&](Val x) { std::vector<Val> aa = a; aa[0] = x; return mathCall(n, aa, e.line, e.facts); }, e.line);
+    return mathCall(n, a, e.line, e.facts);
   }
   if (n == "abs") {
     return forEach(a[0], e.type, [&](Val x) -> Val {

@@ -237,10 +237,13 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
   auto* ft = FunctionType::get(b.getInt32Ty(), {ptrTy, b.getInt32Ty(), ptrTy, b.getInt64Ty(), b.getInt64Ty(), b.getInt64Ty()},
                                false);
   auto* outlined = llvm::Function::Create(ft, GlobalValue::InternalLinkage, "ep.par." + f.name, m.M);
+  bool noFail = false;
   {
     FnLowering sub(m, f, index, outlined);
     sub.plainStatus = true;
+    sub.proven = proven;  // an enclosing loop's check covers the chunk too
     sub.runOutlined(s);
+    noFail = sub.uncheckedFails == 0;
   }
   // what the loop may overwrite (the runtime keeps it aside and restores it on failure)
   int W = (int)s.written_arrays.size();
@@ -254,9 +257,23 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
     b.CreateStore(i32(t.ndim), b.CreateStructGEP(writtenTy, e, 1));
     b.CreateStore(i32(itemSize(t.dtype)), b.CreateStructGEP(writtenTy, e, 2));
   }
+  // Nothing needs keeping when no chunk can fail but for Ctrl-C: the chunk's unchecked version
+  // has no failure site (no exception, deopt or call that can fail: failSites) and every chunk
+  // will take it, i.e. the hoisted bounds checks pass over the whole loop.
+  Value* keep = i32(1);
+  if (noFail) {
+    Value* first = start;
+    Value* last = b.CreateAdd(start, b.CreateMul(b.CreateSub(n, i64(1)), step));
+    Value* lo = b.CreateSelect(b.CreateICmpSLT(first, last), first, last);
+    Value* hi = b.CreateSelect(b.CreateICmpSLT(first, last), last, first);
+    Value* ok = b.getTrue();
+    for (auto& h : s.hoisted)
+      if (!proven.count(h.load ? (const void*)h.load : (const void*)h.store)) ok = b.CreateAnd(ok, hoistedInRange(s, h, lo, hi));
+    keep = b.CreateSelect(ok, i32(0), i32(1));
+  }
   // rows: without prange every write is a[i, ...], so each chunk can keep just its own rows
   Value* status = b.CreateCall(m.rt("ep_rt_parallel_for"),
-                               {ctx, n, nchunks, outlined, env, written, i32(W), start, step, i32(s.prange ? 0 : 1)});
+                               {ctx, n, nchunks, outlined, env, written, i32(W), start, step, i32(s.prange ? 0 : 1), keep});
   auto* okB = newBB("par.ok");
   auto* failB = newBB("par.failed");
   b.CreateCondBr(b.CreateICmpEQ(status, i32(EP_OK)), okB, failB);
@@ -314,9 +331,11 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
       slots.push_back(entryAlloca(m.lower(f.locals[k].type), f.locals[k].name.c_str()));
       defined.push_back(entryAlloca(b.getInt1Ty(), "def"));
       b.CreateStore(b.getInt1(red.count(k) > 0), defined.back());
+      sure.push_back(red.count(k) > 0);
     } else {
       slots.push_back(nullptr);
       defined.push_back(nullptr);
+      sure.push_back(0);
     }
   }
   // shared variables are read-only in the loop: copy them in, so they live in registers
@@ -339,6 +358,7 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
       if (readSlots.count(k)) {
         bound = b.CreateAnd(bound, b.CreateLoad(b.getInt1Ty(), defined[k]));
         b.CreateStore(b.getTrue(), defined[k]);
+        sure[k] = 1;  // past this check
       }
     auto* unboundB = newBB("chunk.unbound");
     auto* boundB = newBB("chunk.bound");
@@ -369,7 +389,8 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
   auto* exitB = newBB("chunk.end");
   // 0 <= kb <= ke <= n: no wrap. As the serial loop: an innermost loop in strips of 2**16 iterations
   // (Ctrl-C looked at between strips; a strip's int arithmetic checked once when its ranges are known)
-  rangeLoops(s, start, step, kb, ke, exitB, exitB);
+  // accesses whose ranges are known here (bounds_hoist.cpp): checked once for the chunk
+  checkedVersions(s, start, step, kb, ke, exitB, exitB);
   b.SetInsertPoint(exitB);
   int r = 0;
   for (auto& [slot, op] : s.reductions) {

@@ -17,6 +17,7 @@ void FnLowering::assign(int slot, Val v, int line) {
 }
 
 Val FnLowering::readVar(int slot, int line) {
+  if ((size_t)slot < sure.size() && sure[slot]) return {b.CreateLoad(m.lower(f.locals[slot].type), slots[slot]), f.locals[slot].type};
   Value* def = b.CreateLoad(b.getInt1Ty(), defined[slot]);
   raiseIf(b.CreateNot(def), EP_EXC_UNBOUND_LOCAL,
           "cannot access local variable '" + f.locals[slot].name + "' where it is not associated with a value", line);
@@ -82,7 +83,10 @@ void FnLowering::block(const ir::Block& blk) {
 
 void FnLowering::stmt(const ir::Stmt& s) {
   switch (s.kind) {
-    case StmtKind::Assign: assign(s.slot, expr(*s.value), s.line); break;
+    case StmtKind::Assign:
+      assign(s.slot, expr(*s.value), s.line);
+      if ((size_t)s.slot < sure.size()) sure[s.slot] = 1;
+      break;
     case StmtKind::Store: storeStmt(s); break;
     case StmtKind::ExprStmt: expr(*s.value); break;
     case StmtKind::Return:
@@ -97,10 +101,14 @@ void FnLowering::stmt(const ir::Stmt& s) {
       auto* endB = newBB("if.end");
       b.CreateCondBr(c, thenB, elseB);
       b.SetInsertPoint(thenB);
+      std::vector<char> before = sure;
       block(s.body);
+      std::vector<char> afterThen = std::move(sure);
+      sure = std::move(before);
       b.CreateBr(endB);
       b.SetInsertPoint(elseB);
       block(s.orelse);
+      for (size_t k = 0; k < sure.size(); ++k) sure[k] = sure[k] && afterThen[k];  // bound on both paths
       b.CreateBr(endB);
       b.SetInsertPoint(endB);
       break;
@@ -121,6 +129,12 @@ void FnLowering::stmt(const ir::Stmt& s) {
 // for i in range(start, stop, step): the trip count is computed once (as CPython's range
 // object does), the induction variable is start + k*step, so the loop is canonical for LLVM.
 void FnLowering::forRange(const ir::Stmt& s) {
+  std::vector<char> before = sure;  // after the loop: what was bound before it (it may run 0 times, or break)
+  forRangeBody(s);
+  sure = std::move(before);
+}
+
+void FnLowering::forRangeBody(const ir::Stmt& s) {
   const ir::Expr& r = *s.value;
   auto asInt = [&](const ir::Expr& e) { return convert(expr(e), Kind::Int, s.line).v; };
   Value* start = asInt(*r.args[0]);
@@ -156,62 +170,131 @@ void FnLowering::forRange(const ir::Stmt& s) {
     b.CreateBr(elseB);
     b.SetInsertPoint(serB);
   }
-  if (s.hoisted.empty()) {
-    rangeLoops(s, start, step, i64(0), n, elseB, exitB);
-  } else {
-    // Bounds of every hoisted access over the whole iteration space, checked once.
-    Value* first = start;
-    Value* last = b.CreateAdd(start, b.CreateMul(b.CreateSub(n, i64(1)), step));
-    Value* lo = b.CreateSelect(b.CreateICmpSLT(first, last), first, last);
-    Value* hi = b.CreateSelect(b.CreateICmpSLT(first, last), last, first);
-    Value* ok = b.getTrue();
-    for (auto& h : s.hoisted) {
-      Value* base = b.CreateLoad(m.lower(f.locals[h.base_slot].type), slots[h.base_slot]);
-      Val arr{base, f.locals[h.base_slot].type};
-      for (size_t d = 0; d < h.dims.size(); ++d) {
-        const ir::IndexTerm& t = h.dims[d];
-        Value *tlo, *thi;
-        if (t.slot == s.slot) { tlo = lo; thi = hi; }
-        else if (t.slot >= 0) tlo = thi = b.CreateLoad(b.getInt64Ty(), slots[t.slot]);
-        else tlo = thi = i64(0);
-        Value* f1 = nullptr;
-        Value* f2 = nullptr;
-        Value* a1 = b.CreateExtractValue(b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, tlo, i64(t.offset)), {0});
-        f1 = b.CreateExtractValue(b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, tlo, i64(t.offset)), {1});
-        Value* a2 = b.CreateExtractValue(b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, thi, i64(t.offset)), {0});
-        f2 = b.CreateExtractValue(b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, thi, i64(t.offset)), {1});
-        Value* in = b.CreateAnd(b.CreateICmpSGE(a1, i64(0)), b.CreateICmpSLT(a2, dim(arr, (int)d)));
-        ok = b.CreateAnd(ok, b.CreateAnd(in, b.CreateNot(b.CreateOr(f1, f2))));
-      }
-    }
-    ok = b.CreateOr(ok, b.CreateICmpEQ(n, i64(0)));
-    auto* fastB = newBB("for.unchecked");
-    auto* slowB = newBB("for.checked");
-    b.CreateCondBr(ok, fastB, slowB);
-    b.SetInsertPoint(fastB);
-    for (auto& h : s.hoisted) {
-      proven.insert(h.load ? (const void*)h.load : (const void*)h.store);
-      for (auto& t : h.dims)
-        if (t.arith) proven.insert(t.arith);
-    }
-    rangeLoops(s, start, step, i64(0), n, elseB, exitB);
-    for (auto& h : s.hoisted) {
-      proven.erase(h.load ? (const void*)h.load : (const void*)h.store);
-      for (auto& t : h.dims)
-        if (t.arith) proven.erase(t.arith);
-    }
-    b.SetInsertPoint(slowB);
-    rangeLoops(s, start, step, i64(0), n, elseB, exitB);
-  }
+  checkedVersions(s, start, step, i64(0), n, elseB, exitB);
   b.SetInsertPoint(elseB);
   block(s.orelse);
   b.CreateBr(exitB);
   b.SetInsertPoint(exitB);
 }
 
+// An int that bounds_hoist.cpp found invariant in the loop being entered (a constant, a local,
+// len(x), x.shape[k]), read without the checks an expression would make: a local may still be
+// unbound here (then the loop that uses it raises before any access it guards), hence the freeze.
+Value* FnLowering::invariantInt(const ir::Expr& e) {
+  switch (e.kind) {
+    case ir::ExprKind::Const: return i64(e.ival);
+    case ir::ExprKind::Var: return b.CreateFreeze(b.CreateLoad(b.getInt64Ty(), slots[e.slot]));
+    case ir::ExprKind::Intrinsic: {  // len(x)
+      const ir::Expr& a = *e.args[0];
+      return b.CreateFreeze(dim({b.CreateLoad(m.arrayTy, slots[a.slot]), a.type}, 0));
+    }
+    default: {  // x.shape[k]: a TupleGet, or an Index with a constant
+      const ir::Expr& a = *e.args[0]->args[0];
+      int64_t k = e.kind == ir::ExprKind::TupleGet ? e.ival : e.args[1]->ival;
+      if (k < 0) k += a.type.ndim;
+      return b.CreateFreeze(dim({b.CreateLoad(m.arrayTy, slots[a.slot]), a.type}, (int)k));
+    }
+  }
+}
+
+// Whether every index of access h is in range whenever it executes, the loop's own variable
+// spanning [lo, hi] and an inner loop's variable that loop's whole range (an inner range that is
+// empty makes the access never run: true).
+Value* FnLowering::hoistedInRange(const ir::Stmt& s, const ir::HoistedAccess& h, Value* lo, Value* hi) {
+  Val arr{b.CreateFreeze(b.CreateLoad(m.lower(f.locals[h.base_slot].type), slots[h.base_slot])), f.locals[h.base_slot].type};
+  Value* ok = b.getTrue();
+  Value* never = b.getFalse();
+  for (size_t d = 0; d < h.dims.size(); ++d) {
+    const ir::IndexTerm& t = h.dims[d];
+    Value *tlo, *thi;
+    if (t.slot == s.slot) {
+      tlo = lo;
+      thi = hi;
+    } else if (t.loop) {  // for v in range(a, b, c): v spans [a, a + (count-1)*c] (or the reverse)
+      const ir::Expr& r = *t.loop->value;
+      Value* a = invariantInt(*r.args[0]);
+      Value* e = invariantInt(*r.args[1]);
+      int64_t c = r.args[2]->ival;
+      Value* first = a;
+      Value* last;
+      Value* empty;
+      if (c > 0) {
+        empty = b.CreateICmpSGE(a, e);
+        Value* cnt1 = b.CreateUDiv(b.CreateSub(b.CreateSub(e, a), i64(1)), i64(c));  // count - 1
+        last = b.CreateAdd(a, b.CreateMul(cnt1, i64(c)));
+        tlo = first;
+        thi = last;
+      } else {
+        empty = b.CreateICmpSLE(a, e);
+        Value* cnt1 = b.CreateUDiv(b.CreateSub(b.CreateSub(a, e), i64(1)), i64(-(uint64_t)c));
+        last = b.CreateSub(a, b.CreateMul(cnt1, i64(-(uint64_t)c)));
+        tlo = last;
+        thi = first;
+      }
+      never = b.CreateOr(never, empty);
+    } else if (t.slot >= 0) {
+      tlo = thi = b.CreateFreeze(b.CreateLoad(b.getInt64Ty(), slots[t.slot]));
+    } else {
+      tlo = thi = i64(0);
+    }
+    auto add = b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, tlo, i64(t.offset));
+    auto add2 = b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, thi, i64(t.offset));
+    Value* a1 = b.CreateExtractValue(add, {0});
+    Value* a2 = b.CreateExtractValue(add2, {0});
+    Value* wrapped = b.CreateOr(b.CreateExtractValue(add, {1}), b.CreateExtractValue(add2, {1}));
+    Value* in = b.CreateAnd(b.CreateICmpSGE(a1, i64(0)), b.CreateICmpSLT(a2, dim(arr, (int)d)));
+    ok = b.CreateAnd(ok, b.CreateAnd(in, b.CreateNot(wrapped)));
+  }
+  return b.CreateOr(ok, never);
+}
+
+// The loop over k in [from, to) in two versions when it has hoisted accesses: one check of them
+// all over the range, then the version without their bounds checks, or the fully checked one.
+// Accesses an enclosing loop's check already covers are not checked again.
+void FnLowering::checkedVersions(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* to, BasicBlock* elseB,
+                                 BasicBlock* exitB) {
+  auto key = [](const ir::HoistedAccess& h) { return h.load ? (const void*)h.load : (const void*)h.store; };
+  std::vector<const ir::HoistedAccess*> todo;
+  for (auto& h : s.hoisted)
+    if (!proven.count(key(h))) todo.push_back(&h);
+  if (todo.empty()) {
+    int before = failSites;
+    rangeLoops(s, start, step, from, to, elseB, exitB);
+    uncheckedFails = failSites - before;
+    return;
+  }
+  Value* first = b.CreateAdd(start, b.CreateMul(from, step));
+  Value* last = b.CreateAdd(start, b.CreateMul(b.CreateSub(to, i64(1)), step));
+  Value* lo = b.CreateSelect(b.CreateICmpSLT(first, last), first, last);
+  Value* hi = b.CreateSelect(b.CreateICmpSLT(first, last), last, first);
+  Value* ok = b.getTrue();
+  for (auto* h : todo) ok = b.CreateAnd(ok, hoistedInRange(s, *h, lo, hi));
+  ok = b.CreateOr(ok, b.CreateICmpSGE(from, to));
+  auto* fastB = newBB("for.unchecked");
+  auto* slowB = newBB("for.checked");
+  b.CreateCondBr(ok, fastB, slowB);
+  b.SetInsertPoint(fastB);
+  std::set<const void*> saved = proven;
+  for (auto* h : todo) {
+    proven.insert(key(*h));
+    for (auto& t : h->dims)
+      if (t.arith) proven.insert(t.arith);
+  }
+  int before = failSites;
+  rangeLoops(s, start, step, from, to, elseB, exitB);
+  int fails = failSites - before;
+  proven = std::move(saved);
+  b.SetInsertPoint(slowB);
+  rangeLoops(s, start, step, from, to, elseB, exitB);
+  uncheckedFails = fails;  // (the checked version's inner loops set it too)
+}
+
 // Raises KeyboardInterrupt when a Ctrl-C is pending.
 void FnLowering::checkSignals(int line) {
+  bool was = interruptOnly;
+  interruptOnly = true;  // not a failure site (failSites): Ctrl-C is not an error of the code
   raiseIf(b.CreateICmpNE(b.CreateCall(m.rt("ep_rt_check_signals"), {ctx}), i32(0)), EP_EXC_KEYBOARD_INTERRUPT, "", line);
+  interruptOnly = was;
 }
 
 // The body of `for` loop s for k in [from, to) (0 <= from; the loop variable is start + k*step),
@@ -236,9 +319,12 @@ void FnLowering::countedLoop(const ir::Stmt& s, Value* start, Value* step, Value
   auto* latch = newBB("for.latch");
   PHINode* k = loopHeader(from, "k", [&](Value* v) { return b.CreateICmpULT(v, to); }, bodyB, done);
   assign(s.slot, {b.CreateAdd(start, b.CreateMul(k, step)), Type::scalar(Kind::Int)}, s.line);
+  std::vector<char> before = sure;  // each iteration starts with at least this bound
+  if ((size_t)s.slot < sure.size()) sure[s.slot] = 1;
   loops.push_back({exitB, latch});
   block(s.body);
   loops.pop_back();
+  sure = std::move(before);  // (a body may be lowered more than once: each copy starts alike)
   b.CreateBr(latch);
   b.SetInsertPoint(latch);
   if (pollEach) pollEvery(s.line);
@@ -292,6 +378,12 @@ void FnLowering::pollEvery(int line) {
 }
 
 void FnLowering::whileLoop(const ir::Stmt& s) {
+  std::vector<char> before = sure;
+  whileBody(s);
+  sure = std::move(before);
+}
+
+void FnLowering::whileBody(const ir::Stmt& s) {
   auto* head = newBB("while.head");
   auto* bodyB = newBB("while.body");
   auto* elseB = newBB("while.else");
@@ -303,7 +395,9 @@ void FnLowering::whileLoop(const ir::Stmt& s) {
   auto* latch = newBB("while.latch");
   b.SetInsertPoint(bodyB);
   loops.push_back({exitB, latch});  // `continue` polls too
+  std::vector<char> entry = sure;
   block(s.body);
+  sure = std::move(entry);  // the else clause runs after the body ran 0 or more times
   loops.pop_back();
   b.CreateBr(latch);
   b.SetInsertPoint(latch);

@@ -70,6 +70,9 @@ enum ExprFact : uint8_t {
   // int_signs.cpp: Binary `//` or `%` on Python ints whose left operand is >= 0 and right
   // operand >= 1 on every path: no ZeroDivisionError, no INT64_MIN // -1, no floor correction.
   kFactNonNegDivMod = 1,
+  // float_signs.cpp: `math.sqrt(x)` whose argument is never negative (>= 0, -0.0, inf or NaN):
+  // no domain-error check.
+  kFactNonNegArg = 2,
 };
 
 // An element access inside a loop whose indices are affine in loop-invariant integers
@@ -78,6 +81,10 @@ struct IndexTerm {
   int slot = -1;
   int64_t offset = 0;
   const Expr* arith = nullptr;  // the `v + c` / `v - c` node, if any (cannot overflow once proven)
+  // set when the access was lifted out of the loop it is in (bounds_hoist.cpp): `slot` is the
+  // variable of this inner `for` loop, whose range (invariant in the hoisting loop) codegen
+  // evaluates at the hoisting loop's entry
+  const struct Stmt* loop = nullptr;
 };
 struct HoistedAccess {
   const Expr* load = nullptr;   // an Index expression, or

@@ -183,7 +183,7 @@ void fpBlock(const Block& b, std::string& o) {
          std::to_string(s->parallel) + (s->prange ? "p" : "") + (s->gpu_only ? "g" : "") + (s->tail_accumulate ? "t" : "") + "," + std::to_string(s->work) + ",h" + std::to_string(s->hoisted.size());
     for (auto& h : s->hoisted) {
       o += "{" + std::to_string(h.base_slot) + (h.load ? "L" : "S");
-      for (auto& t : h.dims) o += "," + std::to_string(t.slot) + ":" + std::to_string(t.offset) + (t.arith ? "a" : "");
+      for (auto& t : h.dims) o += "," + std::to_string(t.slot) + ":" + std::to_string(t.offset) + (t.arith ? "a" : "") + (t.loop ? "l" + std::to_string(t.loop->line) : "");
       o += "}";
     }
     o += ",o" + std::to_string(s->ovf_ops.size()) + ":" + std::to_string(s->ovf_temps.size());

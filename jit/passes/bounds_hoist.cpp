@@ -2,6 +2,15 @@
 // accesses whose index ranges are known at loop entry (a[i], u[i - 1], m[i, j] with i an
 // enclosing loop variable). Codegen turns them into one check before the loop and two loop
 // versions: unchecked when every access is in range, fully checked otherwise.
+//
+// Then each access is also lifted to the outermost loop P whose entry already knows its range:
+// the array and the other indices unchanged in P, and every loop between P and the access a
+// `for v in range(a, b, c)` with a, b invariant in P (constants, ints P does not assign,
+// len(x) and x.shape[k] of arrays P does not assign) and c a constant. For
+// `for i: for j in range(n): for k in range(d): X[j, k]` that is one check per call (or per
+// Level 3 chunk of i) instead of one per j. The inner loop keeps its own record: when P's check
+// fails, P runs its checked version and the inner loop is versioned as before.
+#include <algorithm>
 #include <set>
 
 #include "jit/passes/passes.h"
@@ -125,12 +134,109 @@ struct Hoister {
   }
 };
 
+// An int expression codegen can evaluate at P's entry without side effects or errors, with the
+// value it has wherever it is evaluated inside P.
+bool invariantIn(const Function& f, const Expr& e, const std::set<int>& assigned, int pslot) {
+  auto stable = [&](int slot) { return slot != pslot && !assigned.count(slot); };
+  if (e.type.kind != Kind::Int) return false;
+  if (e.kind == ExprKind::Const) return true;
+  if (e.kind == ExprKind::Var) return stable(e.slot) && f.locals[e.slot].type.kind == Kind::Int;
+  auto arrayVar = [&](const Expr& a) { return a.kind == ExprKind::Var && a.type.isArray() && a.type.ndim >= 1 && stable(a.slot); };
+  if (e.kind == ExprKind::Intrinsic && e.name == "len" && e.args.size() == 1) return arrayVar(*e.args[0]);
+  // x.shape[k], k a constant in range (an Index of the shape tuple, or a TupleGet)
+  const Expr* t = nullptr;
+  int64_t k = 0;
+  if (e.kind == ExprKind::TupleGet) {
+    t = e.args[0].get();
+    k = e.ival;
+  } else if (e.kind == ExprKind::Index && e.args.size() == 2 && e.args[1]->kind == ExprKind::Const &&
+             e.args[1]->type.kind == Kind::Int) {
+    t = e.args[0].get();
+    k = e.args[1]->ival;
+  }
+  if (!t || t->kind != ExprKind::Attr || t->name != "shape" || !arrayVar(*t->args[0])) return false;
+  int nd = t->args[0]->type.ndim;
+  return k >= -nd && k < nd;
+}
+
+struct Lifter {
+  Function& f;
+  std::set<const void*> lifted;  // accesses already lifted to an enclosing loop
+
+  static const void* key(const HoistedAccess& h) { return h.load ? (const void*)h.load : (const void*)h.store; }
+
+  // h, recorded at the innermost loop chain.back(), re-expressed for loop P (chain: the loops
+  // strictly inside P that enclose the access, outermost first)
+  bool convert(const Stmt& P, const std::set<int>& assigned, const std::vector<const Stmt*>& chain, HoistedAccess& h) {
+    if (assigned.count(h.base_slot)) return false;
+    for (auto& t : h.dims) {
+      if (t.slot < 0 || t.slot == P.slot) continue;
+      const Stmt* q = nullptr;
+      for (auto it = chain.rbegin(); it != chain.rend() && !q; ++it)
+        if ((*it)->slot == t.slot) q = *it;
+      if (!q) {  // unchanged in P
+        if (assigned.count(t.slot) || f.locals[t.slot].type.kind != Kind::Int) return false;
+        continue;
+      }
+      std::set<int> inQ;
+      assignedSlots(q->body, inQ);
+      const Expr& r = *q->value;
+      if (inQ.count(q->slot) || r.args[2]->kind != ExprKind::Const || r.args[2]->ival == 0 ||
+          !invariantIn(f, *r.args[0], assigned, P.slot) || !invariantIn(f, *r.args[1], assigned, P.slot))
+        return false;
+      t.loop = q;
+    }
+    return true;
+  }
+
+  void collect(Stmt& P, const std::set<int>& assigned, Block& b, std::vector<const Stmt*>& chain) {
+    for (auto& s : b) {
+      if (s->kind == StmtKind::For) {
+        chain.push_back(s.get());
+        for (auto& h : s->hoisted) {
+          if (lifted.count(key(h)) || h.dims.empty()) continue;
+          if (std::any_of(h.dims.begin(), h.dims.end(), [](const IndexTerm& t) { return t.loop; })) continue;  // a copy
+          HoistedAccess c = h;
+          if (convert(P, assigned, chain, c)) {
+            lifted.insert(key(h));
+            P.hoisted.push_back(std::move(c));
+          }
+        }
+      }
+      collect(P, assigned, s->body, chain);
+      if (s->kind == StmtKind::For) chain.pop_back();
+      collect(P, assigned, s->orelse, chain);
+    }
+  }
+
+  bool block(Block& b) {
+    bool changed = false;
+    for (auto& s : b) {
+      if (s->kind == StmtKind::For && f.locals[s->slot].type.kind == Kind::Int) {
+        std::set<int> assigned;
+        assignedSlots(s->body, assigned);
+        if (!assigned.count(s->slot)) {
+          size_t before = s->hoisted.size();
+          std::vector<const Stmt*> chain;
+          collect(*s, assigned, s->body, chain);
+          changed |= s->hoisted.size() != before;
+        }
+      }
+      changed |= block(s->body);
+      changed |= block(s->orelse);
+    }
+    return changed;
+  }
+};
+
 }  // namespace
 
 bool hoistBoundsChecks(Function& f) {
   Hoister h{f};
   h.block(f.body);
-  return h.changed;
+  Lifter l{f};
+  bool lifted = l.block(f.body);
+  return h.changed || lifted;
 }
 
 }  // namespace epochpp::passes

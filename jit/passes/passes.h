@@ -19,6 +19,8 @@ bool inferTypes(ir::Function& f, const std::vector<ir::Type>& params, const Call
 // variable and loop-invariant integers, so codegen can check their bounds once before the loop
 // (running a fully checked copy of the loop when the check fails: errors stay exact).
 bool hoistBoundsChecks(ir::Function& f);
+// float_signs.cpp: marks math.sqrt calls whose argument is never negative (kFactNonNegArg)
+bool inferFloatSigns(ir::Function& f);
 
 // overflow_hoist.cpp: in innermost `for` loops, finds the int `+ - *` whose operand ranges are
 // known at each chunk's entry (constants, the loop variable, values the loop does not change,

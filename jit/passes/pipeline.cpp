@@ -14,6 +14,7 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   inferTypes(f, params, callees);
   if (opts.verify) check(f, true, "type inference");
   inferIntSigns(f);
+  inferFloatSigns(f);
   markTailCalls(f);
   if (opts.level >= 3) markParallelLoops(f, opts.callee, opts.level >= 4);
   analyseEffects(f, opts.callee);

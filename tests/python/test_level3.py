@@ -183,3 +183,44 @@ def test_parallel_loops_work_after_fork(tmp_path):
     r = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", str(script)], capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def row_norms(X, out):
+    for i in range(X.shape[0]):
+        s = 0.0
+        for k in range(X.shape[1]):
+            s += X[i, k] * X[i, k]
+        out[i] = math.sqrt(s) * 0.5
+    return 0
+
+
+def row_roots(X, out):
+    for i in range(X.shape[0]):
+        s = 0.0
+        for k in range(X.shape[1]):
+            s += X[i, k]
+        out[i] = math.sqrt(s)  # a negative row sum raises ValueError
+    return 0
+
+
+def _keep_argument(f):
+    """The last argument compiled code passes to ep_rt_parallel_for: whether to keep a copy."""
+    calls = [l for l in f.inspect("llvm").splitlines() if "call i32 @ep_rt_parallel_for(" in l]
+    assert calls, f.inspect("llvm")
+    return calls[0].rstrip(")").rsplit(",", 1)[1].strip()
+
+
+def test_chunks_that_cannot_fail_keep_nothing():
+    # row_norms' chunks can only stop on Ctrl-C once its bounds check passes: nothing is kept
+    # (the keep flag is the bounds check's outcome); row_roots' can raise: always kept.
+    X = np.arange(-300.0, 300.0).reshape(200, 3)
+    out, ref = np.zeros(200), np.zeros(200)
+    f = epochpp.jit(row_norms, level=3)
+    f(X, out)
+    row_norms(X, ref)
+    assert np.array_equal(out, ref)
+    assert _keep_argument(f) != "i32 1"
+    g = epochpp.jit(row_roots, level=3)
+    with pytest.raises(ValueError):
+        g(X, out)
+    assert _keep_argument(g) == "i32 1"
