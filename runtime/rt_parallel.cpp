@@ -100,6 +100,21 @@ int64_t rowOf(const Kept& k, int64_t i) {
 void keepRows(const Kept& k, int64_t start, int64_t step, int64_t kb, int64_t ke, bool restore) {
   char* data = static_cast<char*>(k.w->array.data);
   int64_t s0 = k.w->array.strides[0];
+  if (ke <= kb) return;
+  if (s0 == k.rowBytes && (step == 1 || step == -1)) {
+    // consecutive rows that touch each other (a 1-D array's elements, a C-order matrix's rows):
+    // one block copy instead of a call per row
+    int64_t r1 = rowOf(k, start + kb * step), r2 = rowOf(k, start + (ke - 1) * step);
+    int64_t lo = r1 < r2 ? r1 : r2, hi = r1 < r2 ? r2 : r1;
+    if (r1 >= 0 && r2 >= 0 && hi - lo == ke - 1 - kb) {  // no wrap through negative indices
+      char* row = data + lo * s0 + k.rowLo;
+      char* saved = k.copy + lo * k.rowBytes;
+      size_t bytes = (size_t)((hi - lo + 1) * k.rowBytes);
+      if (restore) std::memcpy(row, saved, bytes);
+      else std::memcpy(saved, row, bytes);
+      return;
+    }
+  }
   for (int64_t it = kb; it < ke; ++it) {
     int64_t r = rowOf(k, start + it * step);
     if (r < 0) continue;
