@@ -224,3 +224,43 @@ def test_chunks_that_cannot_fail_keep_nothing():
     with pytest.raises(ValueError):
         g(X, out)
     assert _keep_argument(g) == "i32 1"
+
+
+def fails_midway_heavy(x, out, bad):
+    for i in range(len(x)):
+        out[i] = math.sin(x[i]) * math.exp(x[i] * 1e-6) + 1.0  # enough work to run in parallel
+        if i == bad:
+            out[i] = x[i + len(x)]
+    return 0
+
+
+def fails_midway_rows(x, out, bad):
+    for i in range(out.shape[0]):
+        for k in range(out.shape[1]):
+            out[i, k] = math.sin(x[i, k]) + 1.0
+        if i == bad:
+            out[i, 0] = x[i + len(x), 0]
+    return 0
+
+
+@pytest.mark.parametrize("bad", [0, 1, N // 3, N - 1])
+def test_error_in_a_parallel_loop_restores_what_later_chunks_wrote(bad):
+    x = np.random.default_rng(5).standard_normal(N)
+    out, ref = np.full(N, 7.0), np.full(N, 7.0)
+    with pytest.raises(IndexError):
+        fails_midway_heavy(x, ref, bad)
+    f3 = epochpp.jit(fails_midway_heavy, level=3)
+    with pytest.raises(IndexError):
+        f3(x, out, bad)
+    assert parallel_loops(f3), f3.explain()
+    assert np.array_equal(out, ref)
+    x2 = x.reshape(-1, 40)
+    out2, ref2 = np.full(x2.shape, 3.0), np.full(x2.shape, 3.0)
+    bad2 = bad * x2.shape[0] // N
+    with pytest.raises(IndexError):
+        fails_midway_rows(x2, ref2, bad2)
+    g3 = epochpp.jit(fails_midway_rows, level=3)
+    with pytest.raises(IndexError):
+        g3(x2, out2, bad2)
+    assert parallel_loops(g3), g3.explain()
+    assert np.array_equal(out2, ref2)
