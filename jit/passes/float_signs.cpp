@@ -84,41 +84,8 @@ struct FloatSigns {
     }
   }
 
-  void exprDefs(const Expr& e) {
-    for (auto& a : e.args) exprDefs(*a);
-    if (e.kind == ExprKind::NamedExpr) define(e.slot, nn(*e.args[0]));
-  }
-
   void blockDefs(const Block& b) {
-    for (auto& s : b) {
-      if (s->value) exprDefs(*s->value);
-      for (auto& a : s->args) exprDefs(*a);
-      if (s->kind == StmtKind::Assign) define(s->slot, nn(*s->value));
-      if (s->kind == StmtKind::For) define(s->slot, false);
-      blockDefs(s->body);
-      blockDefs(s->orelse);
-    }
-  }
-
-  bool mark(Expr& e) {
-    bool changed = false;
-    for (auto& a : e.args) changed |= mark(*a);
-    uint8_t old = e.facts;
-    e.facts &= (uint8_t)~kFactNonNegArg;
-    if (e.kind == ExprKind::Intrinsic && e.name == "math.sqrt" && e.args.size() == 1 && nn(*e.args[0]))
-      e.facts |= kFactNonNegArg;
-    return changed || old != e.facts;
-  }
-
-  bool markBlock(Block& b) {
-    bool changed = false;
-    for (auto& s : b) {
-      if (s->value) changed |= mark(*s->value);
-      for (auto& a : s->args) changed |= mark(*a);
-      changed |= markBlock(s->body);
-      changed |= markBlock(s->orelse);
-    }
-    return changed;
+    forEachBinding(b, [&](int slot, const Expr* value, const Stmt&) { define(slot, value && nn(*value)); });
   }
 };
 
@@ -131,7 +98,9 @@ bool inferFloatSigns(Function& f) {
     s.fell = false;
     s.blockDefs(f.body);
   } while (s.fell);
-  return s.markBlock(f.body);
+  return setFact(f.body, kFactNonNegArg, [&](const Expr& e) {
+    return e.kind == ExprKind::Intrinsic && e.name == "math.sqrt" && e.args.size() == 1 && s.nn(*e.args[0]);
+  });
 }
 
 }  // namespace epochpp::passes

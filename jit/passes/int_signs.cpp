@@ -87,49 +87,15 @@ struct Signs {
     }
   }
 
-  void exprDefs(const Expr& e) {
-    for (auto& a : e.args) exprDefs(*a);
-    if (e.kind == ExprKind::NamedExpr) define(e.slot, bound(*e.args[0]));
-  }
-
   void blockDefs(const Block& b) {
-    for (auto& s : b) {
-      if (s->value) exprDefs(*s->value);
-      for (auto& a : s->args) exprDefs(*a);
-      if (s->kind == StmtKind::Assign) define(s->slot, bound(*s->value));
-      if (s->kind == StmtKind::For) {
-        // range(start, stop, step) with a constant step > 0 yields start, start+step, ... >= start
-        const Expr& r = *s->value;
-        bool up = r.kind == ExprKind::RangeMake && r.args.size() == 3 && r.args[2]->kind == ExprKind::Const &&
-                  r.args[2]->type.kind == Kind::Int && r.args[2]->ival > 0;
-        define(s->slot, up ? bound(*r.args[0]) : kTop);
-      }
-      blockDefs(s->body);
-      blockDefs(s->orelse);
-    }
-  }
-
-  bool mark(Expr& e) {
-    bool changed = false;
-    for (auto& a : e.args) changed |= mark(*a);
-    uint8_t old = e.facts;
-    e.facts &= (uint8_t)~kFactNonNegDivMod;
-    if (e.kind == ExprKind::Binary && (e.op == Op::FloorDiv || e.op == Op::Mod) && e.type.kind == Kind::Int &&
-        e.args[0]->type.kind == Kind::Int && e.args[1]->type.kind == Kind::Int &&
-        bound(*e.args[0]) >= kNonNeg && bound(*e.args[1]) >= kPos)
-      e.facts |= kFactNonNegDivMod;
-    return changed || old != e.facts;
-  }
-
-  bool markBlock(Block& b) {
-    bool changed = false;
-    for (auto& s : b) {
-      if (s->value) changed |= mark(*s->value);
-      for (auto& a : s->args) changed |= mark(*a);
-      changed |= markBlock(s->body);
-      changed |= markBlock(s->orelse);
-    }
-    return changed;
+    forEachBinding(b, [&](int slot, const Expr* value, const Stmt& s) {
+      if (value) return define(slot, bound(*value));
+      // range(start, stop, step) with a constant step > 0 yields start, start+step, ... >= start
+      const Expr& r = *s.value;
+      bool up = r.kind == ExprKind::RangeMake && r.args.size() == 3 && r.args[2]->kind == ExprKind::Const &&
+                r.args[2]->type.kind == Kind::Int && r.args[2]->ival > 0;
+      define(slot, up ? bound(*r.args[0]) : kTop);
+    });
   }
 };
 
@@ -145,7 +111,11 @@ bool inferIntSigns(Function& f) {
   } while (s.grew);
   for (int& v : s.lb)
     if (v == kBottom) v = kTop;  // never assigned: claim nothing
-  return s.markBlock(f.body);
+  return setFact(f.body, kFactNonNegDivMod, [&](const Expr& e) {
+    return e.kind == ExprKind::Binary && (e.op == Op::FloorDiv || e.op == Op::Mod) && e.type.kind == Kind::Int &&
+           e.args[0]->type.kind == Kind::Int && e.args[1]->type.kind == Kind::Int && s.bound(*e.args[0]) >= kNonNeg &&
+           s.bound(*e.args[1]) >= kPos;
+  });
 }
 
 }  // namespace epochpp::passes

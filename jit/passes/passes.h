@@ -70,4 +70,44 @@ ir::Kind toNumpyKind(ir::Kind py);                      // Bool->NpBool, Int->Np
 ir::Kind arrayResultDtype(ir::Op op, ir::Kind a, ir::Kind b);  // dtype of an element-wise op
 ir::Kind unaryFloatFuncKind(ir::Kind k);                // np.sqrt etc.: NpFloat32 stays, else NpFloat64
 
+// Walkers shared by the fixed-point passes (int_signs.cpp, float_signs.cpp).
+// Every binding of a local in b, in program order, nested blocks included: f(slot, value, stmt)
+// with value the assigned expression (an Assign's, a `:=`'s) or nullptr for a `for` target.
+template <class F>
+void forEachBinding(const ir::Block& b, F&& f) {
+  std::function<void(const ir::Expr&, const ir::Stmt&)> inExpr = [&](const ir::Expr& e, const ir::Stmt& s) {
+    for (auto& a : e.args) inExpr(*a, s);
+    if (e.kind == ir::ExprKind::NamedExpr) f(e.slot, e.args[0].get(), s);
+  };
+  for (auto& s : b) {
+    if (s->value) inExpr(*s->value, *s);
+    for (auto& a : s->args) inExpr(*a, *s);
+    if (s->kind == ir::StmtKind::Assign) f(s->slot, s->value.get(), *s);
+    if (s->kind == ir::StmtKind::For) f(s->slot, nullptr, *s);
+    forEachBinding(s->body, f);
+    forEachBinding(s->orelse, f);
+  }
+}
+
+// Sets a pass's fact bit `bit` on exactly the expressions of b where has(e) holds (children
+// first); returns whether any expression's facts changed.
+template <class P>
+bool setFact(ir::Block& b, uint8_t bit, P&& has) {
+  std::function<bool(ir::Expr&)> mark = [&](ir::Expr& e) {
+    bool changed = false;
+    for (auto& a : e.args) changed |= mark(*a);
+    uint8_t old = e.facts;
+    e.facts = (uint8_t)((e.facts & ~bit) | (has(e) ? bit : 0));
+    return changed || old != e.facts;
+  };
+  bool changed = false;
+  for (auto& s : b) {
+    if (s->value) changed |= mark(*s->value);
+    for (auto& a : s->args) changed |= mark(*a);
+    changed |= setFact(s->body, bit, has);
+    changed |= setFact(s->orelse, bit, has);
+  }
+  return changed;
+}
+
 }  // namespace epochpp::passes
