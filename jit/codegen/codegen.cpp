@@ -309,10 +309,9 @@ std::unique_ptr<Module> lowerToLLVM(LLVMContext& ctx, const LoweringInput& in) {
   }
   // A function that calls itself gets twins that its self-calls go to, in a ring (f -> twin0
   // -> twin1 -> f): LLVM never inlines a call of a function into itself, but inlines the
-  // twins, so a recursive function does the work of three levels per call (fib(32) compiled
-  // in memory: 6.9 ms with one twin, 4.6 ms with two; through the disk cache's object file
-  // 5.0 ms either way — see docs/architecture.md). A large function gets one twin only (each
-  // copy costs LLVM time).
+  // twins, so a recursive function does the work of three levels per call (fib(32): 6.9 ms
+  // with one twin, 4.6 ms with two). A large function gets one twin only (each copy costs
+  // LLVM time).
   if (!m.gpu)
     for (auto* fn : m.fns) {
       std::vector<CallInst*> self;

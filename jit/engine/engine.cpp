@@ -66,6 +66,13 @@ Engine::Engine() : impl_(new Impl) {
   auto jtmb = JITTargetMachineBuilder::detectHost();
   if (!jtmb) throw std::runtime_error(toString(jtmb.takeError()));
   jtmb->setCodeGenOptLevel(CodeGenOptLevel::Aggressive);
+  // What LLJIT sets on its own copy of the builder for JITLink on x86-64 (small code model, PIC).
+  // Our TargetMachine emits the disk cache's objects and the asm dumps: without these it would use
+  // the JIT default, the large code model (.ltext, movabs for every address), which made cached
+  // code slower than the same IR compiled in memory (fib(32) 5.1 vs 4.5 ms) and the asm dump
+  // differ from the code that runs.
+  jtmb->setRelocationModel(Reloc::PIC_);
+  jtmb->setCodeModel(CodeModel::Small);
   auto tm = jtmb->createTargetMachine();
   if (!tm) throw std::runtime_error(toString(tm.takeError()));
   impl_->tm = std::move(*tm);

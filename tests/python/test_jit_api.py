@@ -346,6 +346,41 @@ def test_disk_cache_across_processes(tmp_path):
     assert "entries   : 0" in r.stdout
 
 
+def _elf_section_names(data):
+    """The section names of a 64-bit little-endian ELF object."""
+    import struct
+    shoff, = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    def header(i):
+        return struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize)
+    strtab = header(shstrndx)
+    names = []
+    for i in range(shnum):
+        off = strtab[4] + header(i)[0]
+        names.append(data[off:data.index(b"\0", off)].decode())
+    return names
+
+
+def test_cached_objects_use_the_jits_code_model(tmp_path, monkeypatch):
+    # The disk cache's objects must be the code the in-memory JIT makes: small code model, PIC.
+    # They were once emitted with the JIT's large default (.ltext, movabs per address), 10% slower.
+    monkeypatch.setenv("EPOCHPP_CACHE_DIR", str(tmp_path))
+
+    def tri(n):
+        s = 0
+        for i in range(n):
+            s += i * i
+        return s
+
+    f = epochpp.jit(tri)
+    assert f(10) == 285
+    objs = list(tmp_path.glob("*.o"))
+    assert len(objs) == 1
+    names = _elf_section_names(objs[0].read_bytes())
+    assert ".text" in names and not any(n.startswith(".ltext") for n in names), names
+    assert ".ltext" not in f.inspect("asm")
+
+
 def _grow(x):  # int64 arithmetic that overflows for large x: deopts
     return x * x * x
 
