@@ -96,6 +96,21 @@ def median_time(fn, args, repeat, sync=None):
     return statistics.median(ts)
 
 
+def outcome(fn, args):
+    """What one call computes: its return value and the arrays it writes (run on copies)."""
+    a = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+    r = fn(*a)
+    return [np.asarray(r, dtype=np.float64).ravel()] + [x.ravel() for x in a if isinstance(x, np.ndarray)]
+
+
+def max_rel_diff(want, got):
+    worst = 0.0
+    for w, g in zip(want, got):
+        if w.size:
+            worst = max(worst, float(np.max(np.abs(g - w) / np.maximum(np.abs(w), 1e-300))))
+    return worst
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=10_000_000)
@@ -118,12 +133,15 @@ def main(argv=None):
     for name in names:
         args, nbytes = data[name]
         row = {"workload": name, "bytes": nbytes}
+        results = {}
         for level in (2, 3, 4):
             f = epochpp.jit(FUNCS[name], level=level)
             if level == 4:
                 epochpp.gpu_stats(reset=True)
             row[f"L{level}"] = median_time(f, args, opts.repeat)
+            results[level] = outcome(f, args)
             print(f"  {name} L{level}: {row[f'L{level}'] * 1e3:.2f} ms", file=sys.stderr, flush=True)
+        row["L4_vs_L2_max_rel_diff"] = max_rel_diff(results[2], results[4])
         st = epochpp.gpu_stats()["total"]
         row["gpu_launches"] = st.get("launches", 0)
         row["gpu_fallbacks"] = st.get("fallbacks", 0)
@@ -144,8 +162,8 @@ def main(argv=None):
         rows.append(row)
 
     print(f"\n| workload | Level 2 | Level 3 | Level 4 | L4 vs L2 | L4 vs L3 | L4 kernel | bandwidth (kernel) "
-          f"| CuPy resident | CuPy with copies | L4 / CuPy resident | GPU launches / fallbacks |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          f"| CuPy resident | CuPy with copies | L4 / CuPy resident | GPU launches / fallbacks | L4 vs L2 max rel. diff |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         bw = r["bytes"] / r["kernel_s"] / 1e9 if r.get("kernel_s") else 0.0
         card = info.get("mem_bandwidth_gbs") or 0
@@ -155,7 +173,8 @@ def main(argv=None):
                  f"{r['L2'] / r['L4']:.1f}x", f"{r['L3'] / r['L4']:.1f}x",
                  f"{r['kernel_s'] * 1e3:.3f} ms" if r.get("kernel_s") else "n/a", bw_s,
                  f"{cpr * 1e3:.2f} ms" if cpr else "n/a", f"{cpc * 1e3:.2f} ms" if cpc else "n/a",
-                 f"{r['L4'] / cpr:.2f}" if cpr else "n/a", f"{r['gpu_launches']} / {r['gpu_fallbacks']}"]
+                 f"{r['L4'] / cpr:.2f}" if cpr else "n/a", f"{r['gpu_launches']} / {r['gpu_fallbacks']}",
+                 f"{r['L4_vs_L2_max_rel_diff']:.1e}"]
         print("| " + " | ".join(cells) + " |")
     if not gpu:
         print(f"\nNo GPU: Level 4 ran on the CPU ({info.get('reason')}).")

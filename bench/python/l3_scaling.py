@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""bench/python/l3_scaling.py — Level 3 over Level 2 on the parallelisable bench kernels, per thread count.
+
+    PYTHONPATH=python python3 bench/python/l3_scaling.py [--threads 1,2,4,8,16] [--rounds 3]
+                                                         [--only a,b] [--size name=N,...] [--json F]
+
+For each thread count a fresh process (EPOCHPP_NUM_THREADS is read once, when the worker arena is
+made) compiles each kernel at Level 2 and at Level 3 and alternates them, `--rounds` x 15 calls
+each, every call on fresh copies of the inputs; the medians are compared, so each ratio is taken
+side by side in one process. Results are checked against Level 2's with kernels.py's tolerances.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PARALLEL = ["mandelbrot", "pairwise_distances", "black_scholes", "nbody_step", "matmul"]
+
+
+def child(names, sizes, rounds):
+    sys.path.insert(0, HERE)
+    import numpy as np
+    import epochpp
+    import kernels
+    rows = []
+    for name in names:
+        k = kernels.BY_NAME[name]
+        args = k.make(sizes.get(name, k.size))
+        f2, f3 = epochpp.jit(k.fn, level=2), epochpp.jit(k.fn, level=3)
+
+        def call(f):
+            a = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+            t0 = time.perf_counter()
+            r = f(*a)
+            return time.perf_counter() - t0, k.result(a, r)
+
+        _, want = call(f2)
+        _, got = call(f3)
+        bad = k.check(want, got)
+        t2, t3 = [], []
+        for _ in range(rounds):
+            t2 += [call(f2)[0] for _ in range(15)]
+            t3 += [call(f3)[0] for _ in range(15)]
+        m2, m3 = statistics.median(t2), statistics.median(t3)
+        rows.append({"kernel": name, "size": sizes.get(name, k.size), "L2_s": m2, "L3_s": m3, "ratio": m2 / m3,
+                     "L3_min_ratio": min(t2) / min(t3), "check": bad or "ok"})
+    print(json.dumps(rows))
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", default=str(os.cpu_count()), help="comma list of EPOCHPP_NUM_THREADS values")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", help="comma list of kernels (default: the five parallelisable ones)")
+    ap.add_argument("--size", default="", help="name=N,... input sizes (default: kernels.py's)")
+    ap.add_argument("--json", help="write the rows here")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    o = ap.parse_args(argv)
+    names = o.only.split(",") if o.only else PARALLEL
+    sizes = {kv.split("=")[0]: int(kv.split("=")[1]) for kv in o.size.split(",") if kv}
+    if o.child:
+        return child(names, sizes, o.rounds)
+    out = []
+    print(f"| threads | kernel | size | Level 2 | Level 3 | L3/L2 speed-up (median) | (best) | check |")
+    print("|---|---|---|---|---|---|---|---|")
+    for t in [int(x) for x in o.threads.split(",")]:
+        env = dict(os.environ, EPOCHPP_NUM_THREADS=str(t))
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", "--rounds", str(o.rounds), "--only", ",".join(names)]
+        if o.size:
+            cmd += ["--size", o.size]
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if p.returncode != 0:
+            print(p.stderr, file=sys.stderr)
+            return 1
+        for r in json.loads(p.stdout.strip().splitlines()[-1]):
+            r["threads"] = t
+            out.append(r)
+            print(f"| {t} | {r['kernel']} | {r['size']} | {r['L2_s'] * 1e3:.3f} ms | {r['L3_s'] * 1e3:.3f} ms | "
+                  f"{r['ratio']:.2f}x | {r['L3_min_ratio']:.2f}x | {r['check']} |", flush=True)
+    if o.json:
+        with open(o.json, "w") as fh:
+            json.dump({"cpus": os.cpu_count(), "rows": out}, fh, indent=1)
+    return 1 if any(r["check"] != "ok" for r in out) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
