@@ -14,6 +14,10 @@ using CalleeTyper = std::function<ir::Type(int callee, const std::vector<ir::Typ
 
 // type_inference.cpp: assigns a type to every local and expression from the parameter types.
 bool inferTypes(ir::Function& f, const std::vector<ir::Type>& params, const CalleeTyper& callees);
+// array_loops.cpp (Level 4): `c = <element-wise expression of 1-d float64 arrays>` becomes an
+// explicit loop over a fresh np.empty array (the fused expression kept for other shapes), so
+// the loop can be offloaded. True when it rewrote something (the function is then typed again).
+bool loopArrayExpressions(ir::Function& f);
 
 // bounds_hoist.cpp: finds array accesses in `for` loops whose indices are affine in the loop
 // variable and loop-invariant integers, so codegen can check their bounds once before the loop

@@ -13,6 +13,10 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   if (opts.verify) check(f, false, "frontend");
   inferTypes(f, params, callees);
   if (opts.verify) check(f, true, "type inference");
+  if (opts.level >= 3 && loopArrayExpressions(f)) {  // new statements and locals: typed again
+    inferTypes(f, params, callees);
+    if (opts.verify) check(f, true, "array_loops");
+  }
   inferIntSigns(f);
   inferFloatSigns(f);
   markTailCalls(f);
