@@ -1,5 +1,5 @@
-// jit/passes/array_loops.cpp — Level 4: a whole-array float64 expression becomes an explicit loop,
-// so that the parallel-loop pass marks it and the GPU codegen makes a kernel of it.
+// jit/passes/array_loops.cpp — Levels 3 and 4: a whole-array float64 expression becomes an explicit
+// loop, so that the parallel-loop pass marks it (all cores) and the GPU codegen makes a kernel of it.
 //
 //   c = np.sqrt(a * a + b * b) / s        (a, b: 1-d float64 arrays; s a scalar local)
 // becomes
@@ -11,14 +11,14 @@
 //   else:
 //       c = np.sqrt(a * a + b * b) / s     # unchanged: broadcasting (length 1), or the ValueError
 //
-// Exact by construction, and only where it is: the leaves are locals and constants (reading them
-// has no effect, and the condition reads the arrays in the order the fused loop would, so an
-// unbound local raises at the same one); every array in the expression is 1-d float64 and every
-// scalar a Python int or float or np.float64, so each element is the same IEEE operation on the
-// same operands as in the fused loop (`+ - * /`, unary `-`, and the NumPy functions below, which
-// codegen lowers to the same instructions and libm calls on scalars as on arrays). Anything else
-// (other dtypes, 2-d arrays, `**`, `//`, `%`, comparisons, calls, subscripts as leaves) keeps the
-// fused loop.
+// Exact by construction, and only where it is: the leaves are locals and constants (`-3` too);
+// reading them has no effect, and the condition reads the arrays in the order the fused loop
+// would, so an unbound local raises at the same one. Every array in the expression is 1-d
+// float64 and every scalar a Python int or float or np.float64, so each element is the same
+// IEEE operation on the same operands as in the fused loop (`+ - * /`, unary `-`, and the NumPy
+// functions below, which codegen lowers to the same instructions and libm calls on scalars as
+// on arrays). Anything else (other dtypes, 2-d arrays, `**`, `//`, `%`, comparisons, calls,
+// subscripts as leaves) keeps the fused loop.
 #include <algorithm>
 #include <set>
 
@@ -52,6 +52,9 @@ struct Rewriter {
       return e.type.kind == Kind::Float || e.type.kind == Kind::Int || e.type.kind == Kind::NpFloat64;
     }
     if (e.kind == ExprKind::Const) return e.type.kind == Kind::Float || e.type.kind == Kind::Int;
+    if (e.kind == ExprKind::Unary && !e.type.isArray() && (e.op == Op::Neg || e.op == Op::Pos) &&
+        e.args[0]->kind == ExprKind::Const)  // `-0.0`, `-3`: constants too
+      return ok(*e.args[0], arrays);
     if (!isF64Vector(e.type)) return false;  // an inner node: array-valued, float64, 1-d
     bool node = (e.kind == ExprKind::Binary && e.ival == 0 &&
                  (e.op == Op::Add || e.op == Op::Sub || e.op == Op::Mul || e.op == Op::Div)) ||

@@ -225,3 +225,62 @@ def test_scalar_operands(level):
     f = epochpp.jit(scalars, level=level)
     for n, x in ((3, 1.5), (-(2 ** 60), 2.0), (0, np.float64(-0.0))):
         assert same(f(a, n, x), scalars(a, n, x))
+
+
+def _random_expr(rnd, depth):
+    """An array-valued expression: every inner node an array, scalars only as operands."""
+    def operand():
+        return _random_expr(rnd, depth - 1) if rnd.random() < 0.6 else rnd.choice(["s", "n", "2.5", "3", "-0.0"])
+    if depth == 0 or rnd.random() < 0.2:
+        return rnd.choice(["a", "b", "c"])
+    kind = rnd.random()
+    if kind < 0.55:
+        x, y = _random_expr(rnd, depth - 1), operand()
+        x, y = (x, y) if rnd.random() < 0.5 else (y, x)
+        return f"({x} {rnd.choice('+-*/')} {y})"
+    if kind < 0.65:
+        return f"(-{_random_expr(rnd, depth - 1)})"
+    if kind < 0.8:
+        fn = rnd.choice(["np.minimum", "np.maximum"])
+        return f"{fn}({_random_expr(rnd, depth - 1)}, {operand()})"
+    fn = rnd.choice(["np.sqrt", "np.abs", "np.exp", "np.log", "np.sin", "np.tanh", "np.fabs", "np.expm1"])
+    return f"{fn}({_random_expr(rnd, depth - 1)})"
+
+
+def _random_module(tmp_path, seed, count=16):
+    import importlib.util
+    import random
+    rnd = random.Random(seed)
+    src = ["import numpy as np\n"]
+    for idx in range(count):
+        e = _random_expr(rnd, 4)
+        if e in ("a", "b", "c"):
+            e = f"np.sqrt({e})"  # a bare local is a copy of the reference, nothing to compute
+        src.append(f"\ndef f{idx}(a, b, c, s, n):\n    r = {e}\n    return r\n")
+    path = tmp_path / f"array_loops_random_{seed}.py"
+    path.write_text("".join(src))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod, count
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_expressions_give_level_2s_bits(seed, tmp_path):
+    """Random trees of the qualifying operations: Levels 3 and 4 (loops) against Level 2 (fused)."""
+    mod, count = _random_module(tmp_path, seed)
+    rng = np.random.default_rng(seed)
+    n = 3001
+    a = rng.standard_normal(n) * 4
+    a[:len(EDGE)] = EDGE
+    b, c = rng.uniform(-3, 3, n), rng.random(n)
+    for idx in range(count):
+        fn = getattr(mod, f"f{idx}")
+        for args in ((a, b, c, 1.5, 7), (a, b[:1], c, -0.0, 0), (a[::2], b[::2], c[::2], 2.0, -3)):
+            with np.errstate(all="ignore"):
+                want = epochpp.jit(fn, level=2)(*args)
+                for level in (3, 4):
+                    f = epochpp.jit(fn, level=level)
+                    got = f(*args)
+                    assert same(got, want), (idx, level, fn.__name__)
+                    assert rewritten(f)
