@@ -4,10 +4,10 @@
 //   c = np.sqrt(a * a + b * b) / s        (a, b: 1-d float64 arrays; s a scalar local)
 // becomes
 //   if a.shape[0] == b.shape[0]:          # short-circuit, leaves in Python's order
-//       __ep_arr0 = np.empty(a.shape[0])
-//       for __ep_i0 in range(0, a.shape[0], 1):
-//           __ep_arr0[__ep_i0] = np.sqrt(a[__ep_i0] * a[__ep_i0] + b[__ep_i0] * b[__ep_i0]) / s
-//       c = __ep_arr0
+//       $ep_arr0 = np.empty(a.shape[0])
+//       for $ep_i0 in range(0, a.shape[0], 1):
+//           $ep_arr0[$ep_i0] = np.sqrt(a[$ep_i0] * a[$ep_i0] + b[$ep_i0] * b[$ep_i0]) / s
+//       c = $ep_arr0
 //   else:
 //       c = np.sqrt(a * a + b * b) / s     # unchanged: broadcasting (length 1), or the ValueError
 //
@@ -88,8 +88,9 @@ struct Rewriter {
     for (int s : arrays)
       if (std::find(distinct.begin(), distinct.end(), s) == distinct.end()) distinct.push_back(s);
     int k = count++;
-    int out = f.addLocal("__ep_arr" + std::to_string(k));
-    int i = f.addLocal("__ep_i" + std::to_string(k));
+    // `$` names are the compiler's own: no Python local can have one
+    int out = f.addLocal("$ep_arr" + std::to_string(k));
+    int i = f.addLocal("$ep_i" + std::to_string(k));
     Block loop;
     loop.push_back(mkAssign(out, mkIntrinsic("np.empty", {len(distinct[0], line)}, line), line));
     Block body;

@@ -14,9 +14,9 @@ using CalleeTyper = std::function<ir::Type(int callee, const std::vector<ir::Typ
 
 // type_inference.cpp: assigns a type to every local and expression from the parameter types.
 bool inferTypes(ir::Function& f, const std::vector<ir::Type>& params, const CalleeTyper& callees);
-// array_loops.cpp (Level 4): `c = <element-wise expression of 1-d float64 arrays>` becomes an
+// array_loops.cpp (Levels 3, 4): `c = <element-wise expression of 1-d float64 arrays>` becomes an
 // explicit loop over a fresh np.empty array (the fused expression kept for other shapes), so
-// the loop can be offloaded. True when it rewrote something (the function is then typed again).
+// the loop can run on all cores or be offloaded. True when it rewrote something (the function is then typed again).
 bool loopArrayExpressions(ir::Function& f);
 
 // bounds_hoist.cpp: finds array accesses in `for` loops whose indices are affine in the loop

@@ -46,7 +46,7 @@ def test_exact_ops_equal_numpy(level, s):
 
 
 def rewritten(f):
-    return "__ep_arr" in f.inspect("ir")
+    return "$ep_arr" in f.inspect("ir")
 
 
 def test_only_levels_3_and_4_rewrite():
@@ -56,7 +56,7 @@ def test_only_levels_3_and_4_rewrite():
         assert rewritten(f) is expect, level
     f = epochpp.jit(arith, level=3)
     f(np.ones(4), np.ones(4), 1.0)
-    assert "for[parallel] __ep_i0" in f.inspect("ir")
+    assert "for[parallel] $ep_i0" in f.inspect("ir")
 
 
 def transcendental(a, b):
