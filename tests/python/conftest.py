@@ -16,6 +16,15 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 import diffharness  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(params=[2, 3])
+def level(request, monkeypatch):
+    """Levels 2 and 3, with every Level 3 parallel loop on the workers however small (a module
+    that needs other levels defines its own `level`)."""
+    monkeypatch.setenv("EPOCHPP_PARALLEL_MIN_WORK", "0")
+    return request.param
 
 # The tests compile thousands of functions: they get a cache directory of their own (inherited by the
 # subprocesses they start), not the user's ~/.cache/epochpp, which would grow by ~200 MB a run.

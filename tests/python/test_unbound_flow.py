@@ -14,12 +14,6 @@ epochpp = diffharness.get_epochpp()
 pytestmark = pytest.mark.skipif(diffharness.FAKE_JIT, reason="needs the real compiler")
 
 
-@pytest.fixture(params=[2, 3])
-def level(request, monkeypatch):
-    monkeypatch.setenv("EPOCHPP_PARALLEL_MIN_WORK", "0")
-    return request.param
-
-
 def run(fn, args, level):
     return check(fn, args, disp=epochpp.jit(fn, level=level), native="entered")
 
