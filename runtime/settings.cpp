@@ -17,6 +17,7 @@ const std::vector<Setting>& all() {
       {"dump", "EPOCHPP_DUMP", "", "comma list of stages to write at compile time: ir,llvm,asm,ptx"},
       {"dump_dir", "EPOCHPP_DUMP_DIR", "epochpp_dump", "directory for EPOCHPP_DUMP files"},
       {"opt_level", "EPOCHPP_OPT_LEVEL", "3", "LLVM optimisation level (0-3)"},
+      {"perf_map", "EPOCHPP_PERF_MAP", "0", "1: name compiled functions for Linux perf in /tmp/perf-<pid>.map (read once)"},
       {"num_threads", "EPOCHPP_NUM_THREADS", "0", "worker threads for Level 3 (0: all cores)"},
       {"parallel_min_work", "EPOCHPP_PARALLEL_MIN_WORK", "200000",
        "Level 3: estimated operations (iterations x cost) below which a parallel loop runs serially; 0: always parallel (testing)"},

@@ -1,5 +1,6 @@
 // jit/engine/engine.cpp — LLJIT with the host's CPU and features, the new-PM O3 pipeline, and asm dumps.
 #include "jit/engine/engine.h"
+#include "jit/engine/perf_map.h"
 
 #include <llvm/Analysis/TargetTransformInfo.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
@@ -79,6 +80,7 @@ Engine::Engine() : impl_(new Impl) {
   auto jit = LLJITBuilder().setJITTargetMachineBuilder(*jtmb).create();
   if (!jit) throw std::runtime_error(toString(jit.takeError()));
   impl_->jit = std::move(*jit);
+  enablePerfMap(*impl_->jit);  // EPOCHPP_PERF_MAP=1: perf names compiled functions
   // libm and the rest of the process (exp, sin, ...) resolve from the running process.
   auto gen = DynamicLibrarySearchGenerator::GetForCurrentProcess(impl_->jit->getDataLayout().getGlobalPrefix());
   if (!gen) throw std::runtime_error(toString(gen.takeError()));
