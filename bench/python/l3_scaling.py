@@ -49,7 +49,12 @@ def child(names, sizes, rounds):
         # (other tenants of the VM, clock changes) hit both sides of a pair alike
         t2, t3, pair = [], [], []
         for j in range(rounds * 15):
-            a2, a3 = (call(f2)[0], call(f3)[0]) if j % 2 == 0 else tuple(reversed((call(f3)[0], call(f2)[0])))
+            if j % 2 == 0:
+                a2 = call(f2)[0]
+                a3 = call(f3)[0]
+            else:
+                a3 = call(f3)[0]
+                a2 = call(f2)[0]
             t2.append(a2)
             t3.append(a3)
             pair.append(a2 / a3)

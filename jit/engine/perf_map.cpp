@@ -3,9 +3,8 @@
 // perf's convention (tools/perf/Documentation/jit-interface.txt): a process that generates code
 // appends "START SIZE symbolname" lines (hex, no 0x) to /tmp/perf-PID.map. Each linked graph's
 // named functions (local ones too: a parallel loop's chunk function) are written once their final
-// addresses are known (a post-fixup pass). Code
-// later freed (Engine::release) keeps its line: perf resolves an address to the newest line that
-// covers it, and freed code is not sampled any more.
+// addresses are known (a post-fixup pass). Code freed later (Engine::release) keeps its line: if
+// new code is linked at the same addresses, perf may name samples there after either function.
 #include "jit/engine/perf_map.h"
 #include "runtime/settings.h"
 

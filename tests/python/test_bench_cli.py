@@ -41,3 +41,18 @@ def test_bench_suite_quick_one_kernel(tmp_path):
     data = json.loads((out / "bench.json").read_text())
     assert "RESULT DIFFERS" not in json.dumps(data)
     assert data["results"]["sum_squares"]["2"]["ran_as"] == 2
+
+
+def test_l3_scaling_pairs_and_processes(tmp_path):
+    """bench/python/l3_scaling.py runs end to end: one row per kernel, a ratio per process, results checked."""
+    repo = os.path.dirname(os.path.dirname(SCRIPTS))
+    out = tmp_path / "l3.json"
+    env = dict(os.environ, PYTHONPATH=os.path.join(repo, "python"), EPOCHPP_CACHE_DIR=str(tmp_path / "cache"))
+    r = subprocess.run([sys.executable, os.path.join(repo, "bench", "python", "l3_scaling.py"), "--threads", "1",
+                        "--processes", "2", "--rounds", "1", "--only", "matmul", "--size", "matmul=12",
+                        "--json", str(out)], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(out.read_text())["rows"]
+    assert [(x["threads"], x["kernel"], x["size"], x["check"]) for x in rows] == [(1, "matmul", 12, "ok")]
+    assert len(rows[0]["ratios"]) == 2 and all(v > 0 for v in rows[0]["ratios"])
+    assert "| 1 | matmul | 12 |" in r.stdout
