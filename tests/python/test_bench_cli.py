@@ -7,6 +7,7 @@ import sys
 import pytest
 
 import diffharness
+import epochpp
 from epochpp.bench import gpu_available as bench_gpu_available
 
 pytestmark = pytest.mark.skipif(diffharness.FAKE_JIT, reason="needs the real compiler")
@@ -47,7 +48,9 @@ def test_l3_scaling_pairs_and_processes(tmp_path):
     """bench/python/l3_scaling.py runs end to end: one row per kernel, a ratio per process, results checked."""
     repo = os.path.dirname(os.path.dirname(SCRIPTS))
     out = tmp_path / "l3.json"
-    env = dict(os.environ, PYTHONPATH=os.path.join(repo, "python"), EPOCHPP_CACHE_DIR=str(tmp_path / "cache"))
+    # the package these tests imported (installed in CI; python/ of a dev tree has the built module too)
+    pkg_dir = os.path.dirname(os.path.dirname(os.path.abspath(epochpp.__file__)))
+    env = dict(os.environ, PYTHONPATH=pkg_dir, EPOCHPP_CACHE_DIR=str(tmp_path / "cache"))
     r = subprocess.run([sys.executable, os.path.join(repo, "bench", "python", "l3_scaling.py"), "--threads", "1",
                         "--processes", "2", "--rounds", "1", "--only", "matmul", "--size", "matmul=12",
                         "--json", str(out)], capture_output=True, text=True, timeout=300, env=env)

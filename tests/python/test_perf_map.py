@@ -4,7 +4,10 @@ import subprocess
 import sys
 import textwrap
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import epochpp
+
+# the folder holding the package these tests imported (site-packages in CI, python/ in a dev tree)
+PYTHON_DIR = os.path.dirname(os.path.dirname(os.path.abspath(epochpp.__file__)))
 
 CHILD = textwrap.dedent("""
     import os
@@ -35,7 +38,7 @@ CHILD = textwrap.dedent("""
 
 
 def run_child(tmp_path, perf_map):
-    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "python"), EPOCHPP_CACHE_DIR=str(tmp_path / "cache"),
+    env = dict(os.environ, PYTHONPATH=PYTHON_DIR, EPOCHPP_CACHE_DIR=str(tmp_path / "cache"),
                EPOCHPP_PARALLEL_MIN_WORK="0")
     env.pop("EPOCHPP_PERF_MAP", None)
     if perf_map is not None:
