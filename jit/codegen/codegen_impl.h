@@ -18,6 +18,9 @@ using ir::Type;
 
 struct Fusion;
 
+// The index of the module function that CallFunc `call` in function `fnIndex` lowers to.
+int calleeTargetOf(const LoweringInput& in, int fnIndex, const ir::Expr& call);
+
 // Adds the slots a block assigns (Assign, For, :=) to `out`.
 void assignedInBlock(const ir::Block& b, std::set<int>& out);
 
@@ -34,6 +37,9 @@ struct ModuleLowering {
   llvm::Module& M;
   const LoweringInput& in;
   std::vector<llvm::Function*> fns;
+  // fns[i]'s copy without the recursion-depth check (nullptr if none): fns[i] calls it when the
+  // parameter that bounds its recursion (recursion_bound.cpp) shows no nested call can reach the limit
+  std::vector<llvm::Function*> freeFns;
   llvm::StructType* arrayTy = nullptr;
   llvm::StructType* unionTy = nullptr;
   bool gpu = false;  // lowering for NVPTX (Level 4 kernels): math from libdevice, no runtime calls
@@ -63,6 +69,7 @@ struct FnLowering {
   FnLowering(ModuleLowering& mm, const ir::Function& ff, int idx);
   FnLowering(ModuleLowering& mm, const ir::Function& ff, int idx, llvm::Function* outlined);
   bool plainStatus = false;  // an outlined parallel body: returns only an i32 status
+  bool depthFree = false;    // lowering m.freeFns[index]: no depth check, self-calls stay in the copy
   // a GPU kernel: a failing iteration ORs its status into *gpuStatus and goes on at gpuFail
   // (the block's threads must all reach the reduction's barriers)
   llvm::BasicBlock* gpuFail = nullptr;
@@ -206,6 +213,7 @@ struct FnLowering {
   // Accumulating self tail calls (tail_calls.cpp marks them): the body starts at tailHead,
   // with the recursion depth and the running sum of the `x` parts as phis.
   int calleeTarget(const ir::Expr& call);  // the module function a CallFunc lowers to
+  void enterDepthFree();  // fns[i]'s entry: go to the unchecked copy when the recursion bound allows
   bool selfTailCall(const ir::Stmt& s);    // a marked return whose call is this specialisation
   bool hasSelfTailCall(const ir::Block& blk);
   void tailJump(const ir::Stmt& s);

@@ -311,23 +311,26 @@ Val FnLowering::roundIntNeg(Value* x, Value* nd, int line) {
   return {phi, I};
 }
 
-int FnLowering::calleeTarget(const ir::Expr& e) {
-  int target = m.in.callee_map[index][e.callee];
-  if (index < (int)m.in.call_targets.size()) {
+int calleeTargetOf(const LoweringInput& in, int index, const ir::Expr& e) {
+  int target = in.callee_map[index][e.callee];
+  if (index < (int)in.call_targets.size()) {
     std::string sig = "(";
     for (size_t i = 0; i < e.args.size(); ++i) sig += (i ? ", " : "") + e.args[i]->type.str();
-    auto it = m.in.call_targets[index].find({e.callee, sig + ")"});
-    if (it != m.in.call_targets[index].end()) target = it->second;
+    auto it = in.call_targets[index].find({e.callee, sig + ")"});
+    if (it != in.call_targets[index].end()) target = it->second;
   }
   return target;
 }
+
+int FnLowering::calleeTarget(const ir::Expr& e) { return calleeTargetOf(m.in, index, e); }
 
 Val FnLowering::callFunc(const ir::Expr& e) {
   int target = calleeTarget(e);
   const ir::Function& g = *m.in.functions[target];
   std::vector<Value*> args = {ctx, b.CreateAdd(depth, i32(1))};
   for (size_t i = 0; i < e.args.size(); ++i) args.push_back(coerce(expr(*e.args[i]), g.param_types[i], e.line).v);
-  Value* call = b.CreateCall(m.fns[target], args);
+  // the unchecked copy calls itself: its caller checked that no nested call reaches the limit
+  Value* call = b.CreateCall(depthFree && target == index ? m.freeFns[index] : m.fns[target], args);
   checkStatus(b.CreateExtractValue(call, {0}));
   return coerce({b.CreateExtractValue(call, {1}), g.return_type}, e.type, e.line);
 }

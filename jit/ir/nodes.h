@@ -168,6 +168,10 @@ struct Function {
   std::vector<CalleeRef> callees;
   bool writes_args = false;    // set by the effects pass: stores into memory it did not allocate
   bool may_deopt = false;      // set by the effects pass: has int64 paths that can overflow
+  // set by recursion_bound.cpp: every call in the body is a self-call with parameter
+  // `measure_slot` lowered by >= 1 and made only while it is >= measure_min (-1: none such)
+  int measure_slot = -1;
+  int64_t measure_min = 0;
   std::vector<std::string> notes;  // pass findings for explain(), e.g. why a prange loop runs serially
   int slotOf(const std::string& name) const;
   int addLocal(const std::string& name, bool is_param = false);

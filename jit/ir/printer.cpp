@@ -161,6 +161,9 @@ std::string print(const Function& f) {
   p.out << ")";
   if (f.return_type.known()) p.out << " -> " << f.return_type.str();
   p.out << ":\n";
+  if (f.measure_slot >= 0)  // recursion_bound.cpp
+    p.out << "  # recursion depth bounded by " << f.locals[f.measure_slot].name << " (calls only while "
+          << f.locals[f.measure_slot].name << " >= " << f.measure_min << ")\n";
   p.block(f.body, 1);
   return p.out.str();
 }
@@ -207,6 +210,7 @@ std::string fingerprint(const Function& f) {
   for (auto& t : f.param_types) o += t.str() + ",";
   for (auto& l : f.locals) o += l.name + ":" + l.type.str() + ",";
   o += std::to_string(f.writes_args) + std::to_string(f.may_deopt) + ";";
+  if (f.measure_slot >= 0) o += "measure=" + std::to_string(f.measure_slot) + ">=" + std::to_string(f.measure_min) + ";";
   fpBlock(f.body, o);
   return o;
 }

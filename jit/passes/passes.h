@@ -53,6 +53,11 @@ bool inferIntSigns(ir::Function& f);
 // codegen turns such a call of the same specialisation into a jump with a running sum.
 bool markTailCalls(ir::Function& f);
 
+// recursion_bound.cpp: finds an int parameter that every self-call lowers by >= 1 and that is
+// >= a constant wherever a call is made (fib's `if n < 2: return n`): the recursion depth below
+// a call is then bounded by the parameter, and codegen checks the limit once, not per call.
+bool boundRecursion(ir::Function& f);
+
 // pipeline.cpp: runs the passes in order (verifier after each in debug builds).
 struct PipelineOptions {
   bool verify = true;

@@ -20,6 +20,7 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   inferIntSigns(f);
   inferFloatSigns(f);
   markTailCalls(f);
+  boundRecursion(f);
   if (opts.level >= 3) markParallelLoops(f, opts.callee, opts.level >= 4);
   analyseEffects(f, opts.callee);
   hoistBoundsChecks(f);

@@ -76,6 +76,12 @@ Type TypeInfer::expr(Expr& e) {
   std::vector<Type> at;
   if (e.kind != ExprKind::Const) {
     for (auto& a : e.args) at.push_back(expr(*a));
+    // `x if c else f(...)` in a recursive f: while f's result is still unknown (a round before
+    // the fixed point) the known branch gives the type, as a `return` of each branch would
+    if (e.kind == ExprKind::IfExp && !strict && at.size() == 3 && at[0].known() && at[1].known() != at[2].known()) {
+      e.type = at[1].known() ? at[1] : at[2];
+      return e.type;
+    }
     for (auto& t : at)
       if (!t.known()) {
         if (strict) fail(e.line, "an expression whose type cannot be inferred");
