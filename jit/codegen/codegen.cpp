@@ -266,7 +266,9 @@ void FnLowering::checkStatus(Value* status) {
 void FnLowering::run() {
   b.SetInsertPoint(BasicBlock::Create(m.C, "entry", fn));
   ctx = fn->getArg(0);
-  depth = fn->getArg(1);
+  // the unchecked copy never reads its depth (it only calls itself, and no parallel loop takes
+  // it): a constant, so LLVM drops the argument
+  depth = depthFree ? i32(0) : fn->getArg(1);
   for (size_t i = 0; i < f.locals.size(); ++i) {
     slots.push_back(entryAlloca(m.lower(f.locals[i].type), f.locals[i].name.c_str()));
     defined.push_back(entryAlloca(b.getInt1Ty(), "def"));

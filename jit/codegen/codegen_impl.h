@@ -109,6 +109,7 @@ struct FnLowering {
   Val intrinsic(const ir::Expr& e);
   Val mathCall(const std::string& name, std::vector<Val> args, int line, uint8_t facts = 0);
   Val callFunc(const ir::Expr& e);
+  Val leafOrCall(const ir::Expr& e, const std::vector<llvm::Value*>& args);
   Val roundIntNeg(llvm::Value* x, llvm::Value* nd, int line);
   llvm::Value* libm(const char* name, std::vector<llvm::Value*> args);
   llvm::Value* toDouble(Val x, int line);  // Python-exact (ints beyond 2**53 deopt)

@@ -329,10 +329,39 @@ Val FnLowering::callFunc(const ir::Expr& e) {
   const ir::Function& g = *m.in.functions[target];
   std::vector<Value*> args = {ctx, b.CreateAdd(depth, i32(1))};
   for (size_t i = 0; i < e.args.size(); ++i) args.push_back(coerce(expr(*e.args[i]), g.param_types[i], e.line).v);
+  if (depthFree && target == index && f.leaf_value) return leafOrCall(e, args);
   // the unchecked copy calls itself: its caller checked that no nested call reaches the limit
   Value* call = b.CreateCall(depthFree && target == index ? m.freeFns[index] : m.fns[target], args);
   checkStatus(b.CreateExtractValue(call, {0}));
   return coerce({b.CreateExtractValue(call, {1}), g.return_type}, e.type, e.line);
+}
+
+// A self-call in the unchecked copy of a function with a leaf (recursion_bound.cpp): with the
+// measure below leaf_below the callee would return its leaf value straight away, and no depth
+// check is due in this copy, so that value is taken without the call (fib: half of all calls).
+Val FnLowering::leafOrCall(const ir::Expr& e, const std::vector<Value*>& args) {
+  const ir::Expr& v = *f.leaf_value;
+  auto* leafB = newBB("leaf");
+  auto* callB = newBB("leaf.call");
+  auto* merge = newBB("leaf.end");
+  b.CreateCondBr(b.CreateICmpSLT(args[2 + f.measure_slot], i64(f.leaf_below)), leafB, callB);
+  b.SetInsertPoint(leafB);
+  Val lv = v.kind == ExprKind::Var  // the parameter as the callee's local holds it, then returned
+               ? coerce(coerce({args[2 + v.slot], f.param_types[v.slot]}, f.locals[v.slot].type, e.line), f.return_type, e.line)
+               : coerce(constant(v), f.return_type, e.line);
+  BasicBlock* leafEnd = b.GetInsertBlock();
+  b.CreateBr(merge);
+  b.SetInsertPoint(callB);
+  Value* call = b.CreateCall(m.freeFns[index], args);
+  checkStatus(b.CreateExtractValue(call, {0}));
+  Value* rv = b.CreateExtractValue(call, {1});
+  BasicBlock* callEnd = b.GetInsertBlock();
+  b.CreateBr(merge);
+  b.SetInsertPoint(merge);
+  auto* phi = b.CreatePHI(rv->getType(), 2);
+  phi->addIncoming(lv.v, leafEnd);
+  phi->addIncoming(rv, callEnd);
+  return coerce({phi, f.return_type}, e.type, e.line);
 }
 
 }  // namespace epochpp::codegen

@@ -172,6 +172,10 @@ struct Function {
   // `measure_slot` lowered by >= 1 and made only while it is >= measure_min (-1: none such)
   int measure_slot = -1;
   int64_t measure_min = 0;
+  // and when the body starts with `if <measure> < leaf_below: return <param or constant>`:
+  // that value (a call with such an argument is a leaf: it makes no call and cannot fail)
+  const Expr* leaf_value = nullptr;
+  int64_t leaf_below = 0;
   std::vector<std::string> notes;  // pass findings for explain(), e.g. why a prange loop runs serially
   int slotOf(const std::string& name) const;
   int addLocal(const std::string& name, bool is_param = false);

@@ -164,6 +164,9 @@ std::string print(const Function& f) {
   if (f.measure_slot >= 0)  // recursion_bound.cpp
     p.out << "  # recursion depth bounded by " << f.locals[f.measure_slot].name << " (calls only while "
           << f.locals[f.measure_slot].name << " >= " << f.measure_min << ")\n";
+  if (f.leaf_value)
+    p.out << "  # a self-call with " << f.locals[f.measure_slot].name << " < " << f.leaf_below
+          << " is a leaf: its value without a call\n";
   p.block(f.body, 1);
   return p.out.str();
 }
@@ -211,6 +214,9 @@ std::string fingerprint(const Function& f) {
   for (auto& l : f.locals) o += l.name + ":" + l.type.str() + ",";
   o += std::to_string(f.writes_args) + std::to_string(f.may_deopt) + ";";
   if (f.measure_slot >= 0) o += "measure=" + std::to_string(f.measure_slot) + ">=" + std::to_string(f.measure_min) + ";";
+  if (f.leaf_value) {  // (the value itself is in the body, as the first statement's return)
+    o += "leaf<" + std::to_string(f.leaf_below) + ";";
+  }
   fpBlock(f.body, o);
   return o;
 }

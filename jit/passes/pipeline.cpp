@@ -20,8 +20,8 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   inferIntSigns(f);
   inferFloatSigns(f);
   markTailCalls(f);
-  boundRecursion(f);
   if (opts.level >= 3) markParallelLoops(f, opts.callee, opts.level >= 4);
+  boundRecursion(f);  // after: a function with a parallel loop keeps its checks
   analyseEffects(f, opts.callee);
   hoistBoundsChecks(f);
   hoistOverflowChecks(f);

@@ -153,7 +153,29 @@ bool boundRecursion(Function& f) {
       f.measure_min = scan.lowest;
     }
   }
-  return f.measure_slot != before || f.measure_min != beforeMin;
+  // A leaf: the body starts with `if p < c: return v`, v a parameter or a constant. A call
+  // with p < c would return v having done nothing else (no other statement ran, reading a
+  // parameter cannot fail): codegen's unchecked copy (which needs no depth check for it)
+  // gives v without calling.
+  const Expr* leafBefore = f.leaf_value;
+  f.leaf_value = nullptr;
+  f.leaf_below = 0;
+  if (f.measure_slot >= 0 && !f.body.empty()) {
+    const Stmt& s = *f.body[0];
+    int64_t c;
+    if (s.kind == StmtKind::If && s.orelse.empty() && s.body.size() == 1 && s.body[0]->kind == StmtKind::Return &&
+        threshold(*s.value, f.measure_slot, Op::Lt, c)) {
+      const Expr& v = *s.body[0]->value;
+      bool param = v.kind == ExprKind::Var && v.slot < f.num_params;
+      bool constant = v.kind == ExprKind::Const &&
+                      (v.type.kind == Kind::Int || v.type.kind == Kind::Float || v.type.kind == Kind::Bool);
+      if (param || constant) {
+        f.leaf_value = &v;
+        f.leaf_below = c;
+      }
+    }
+  }
+  return f.measure_slot != before || f.measure_min != beforeMin || f.leaf_value != leafBefore;
 }
 
 }  // namespace epochpp::passes

@@ -52,6 +52,33 @@ TEST(RecursionBound, FibHasMeasureN) {
   EXPECT_EQ(r.b.f.measure_slot, 0);
   EXPECT_EQ(r.b.f.measure_min, 2);
   EXPECT_NE(print(r.b.f).find("# recursion depth bounded by n (calls only while n >= 2)"), std::string::npos);
+  // fib(1), fib(0) are leaves: n, without a call
+  ASSERT_NE(r.b.f.leaf_value, nullptr);
+  EXPECT_EQ(r.b.f.leaf_value->kind, ExprKind::Var);
+  EXPECT_EQ(r.b.f.leaf_below, 2);
+}
+
+// a leaf is the body's first statement returning a parameter or a constant, nothing else
+TEST(RecursionBound, LeafOnlyForAPlainFirstReturn) {
+  auto tail = [](Rec& r) { return mkReturn(mkBinary(Op::Add, r.call(r.minus(1)), r.c(1))); };
+  Rec konst({"n"});
+  EXPECT_TRUE(konst.run({mkIf(mkCompare(Op::Lt, konst.n(), konst.c(1)), {mkReturn(konst.c(7))}, {}), tail(konst)}));
+  ASSERT_NE(konst.b.f.leaf_value, nullptr);
+  EXPECT_EQ(konst.b.f.leaf_value->ival, 7);
+  Rec computed({"n"});  // n * 2 could be any expression: no leaf (the measure stays)
+  EXPECT_TRUE(computed.run({mkIf(mkCompare(Op::Lt, computed.n(), computed.c(1)),
+                                 {mkReturn(mkBinary(Op::Mul, computed.n(), computed.c(2)))}, {}),
+                            tail(computed)}));
+  EXPECT_EQ(computed.b.f.leaf_value, nullptr);
+  Rec second({"n"});  // another statement runs first
+  int m = second.b.f.addLocal("m");
+  EXPECT_TRUE(second.run({mkAssign(m, second.n()),
+                          mkIf(mkCompare(Op::Lt, second.n(), second.c(1)), {mkReturn(second.n())}, {}), tail(second)}));
+  EXPECT_EQ(second.b.f.leaf_value, nullptr);
+  Rec longer({"n"});  // the guard's body does more than return
+  EXPECT_TRUE(longer.run({mkIf(mkCompare(Op::Lt, longer.n(), longer.c(1)), {mkExprStmt(longer.n()), mkReturn(longer.n())}, {}),
+                          tail(longer)}));
+  EXPECT_EQ(longer.b.f.leaf_value, nullptr);
 }
 
 // `if n <= 0: return 0` and `if 1 > n: ...` name the same threshold, 1

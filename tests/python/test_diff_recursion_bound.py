@@ -62,6 +62,18 @@ def halves(n):  # int for n < 1, float above: the result is int|float, as in CPy
     return 1 if n < 1 else 0.5 * halves(n - 1)
 
 
+def half_stmt(n):  # a leaf constant (int) into an int|float result
+    if n < 1:
+        return 1
+    return 0.5 * half_stmt(n - 1)
+
+
+def leaf_other_param(n, x):  # the leaf is the other parameter, as the call passes it
+    if n < 1:
+        return x
+    return leaf_other_param(n - 1, x * 3) - 1
+
+
 def grows(n):  # no measure: the argument grows, every call is checked
     if n > 2000:
         return 0
@@ -142,6 +154,7 @@ def test_fib_runs_in_the_unchecked_copy():
     free = llvm[llvm.index("define internal fastcc { i32, i64 } @ep.fib.0.free("):]
     free = free[:free.index("\n}\n")]
     assert "maximum recursion depth" not in free and "ep_rt_raise" not in free
+    assert "# a self-call with n < 2 is a leaf: its value without a call" in f.inspect("ir")
 
 
 CASES = [(down, (0,)), (down, (-5,)), (down, (500,)), (down, (100_000,)), (down_float, (700,)),
@@ -149,7 +162,9 @@ CASES = [(down, (0,)), (down, (-5,)), (down, (500,)), (down, (100_000,)), (down_
          (negative_floor, (-51,)), (negative_floor, (-50,)), (negative_floor, (100,)),
          (count, (3, 50)), (count, (0, 10 ** 6)), (fib, (0,)), (fib, (1,)), (fib, (-4,)), (fib, (22,)),
          (down, (2 ** 62,)), (down, (-(2 ** 63),)), (negative_floor, (2 ** 63 - 1,)),
-         (fib_expr, (0,)), (fib_expr, (18,)), (halves, (0,)), (halves, (-3,)), (halves, (6,)), (halves, (5000,))]
+         (fib_expr, (0,)), (fib_expr, (18,)), (halves, (0,)), (halves, (-3,)), (halves, (6,)), (halves, (5000,)),
+         (half_stmt, (0,)), (half_stmt, (1,)), (half_stmt, (7,)), (leaf_other_param, (0, 5)), (leaf_other_param, (1, 5)),
+         (leaf_other_param, (12, 5)), (leaf_other_param, (60, 5)), (leaf_other_param, (30, 2.5))]
 
 
 @pytest.mark.parametrize("fn,args", [pytest.param(f, a, id=case_id(f, a)) for f, a in CASES])
