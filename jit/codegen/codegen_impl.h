@@ -174,8 +174,10 @@ struct FnLowering {
   llvm::Value* overflowFreeChunk(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* kc, llvm::Value* end);
   // Emits the loop over k in [from, to) twice when s has ovf_ops: without overflow checks when
   // overflowFreeChunk holds, else checked (emitLoop lowers the loop and branches away).
+  // With shrinkB: a failed check goes there instead while canShrink holds (a grown chunk, retried smaller).
   void overflowVersions(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* to,
-                        const std::function<void()>& emitLoop);
+                        const std::function<void()>& emitLoop, llvm::Value* canShrink = nullptr,
+                        llvm::BasicBlock* shrinkB = nullptr);
   // Level 3 (lower_parallel.cpp)
   llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);
   void byteSpan(Val a, llvm::Value*& lo, llvm::Value*& hi);

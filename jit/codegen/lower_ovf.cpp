@@ -111,14 +111,22 @@ Value* FnLowering::overflowFreeChunk(const ir::Stmt& s, Value* start, Value* ste
 }
 
 void FnLowering::overflowVersions(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* to,
-                                  const std::function<void()>& emitLoop) {
+                                  const std::function<void()>& emitLoop, Value* canShrink, BasicBlock* shrinkB) {
   if (s.ovf_ops.empty() || m.gpu) {
     emitLoop();
     return;
   }
   auto* fastB = newBB("chunk.nooverflow");
   auto* slowB = newBB("chunk.checked");
-  b.CreateCondBr(overflowFreeChunk(s, start, step, from, to), fastB, slowB);
+  Value* fits = overflowFreeChunk(s, start, step, from, to);
+  if (shrinkB) {  // a grown chunk that does not fit is retried smaller before the checked loop
+    auto* failB = newBB("chunk.overflows");
+    b.CreateCondBr(fits, fastB, failB);
+    b.SetInsertPoint(failB);
+    b.CreateCondBr(canShrink, shrinkB, slowB);
+  } else {
+    b.CreateCondBr(fits, fastB, slowB);
+  }
   b.SetInsertPoint(fastB);
   for (auto* e : s.ovf_ops) proven.insert(e);
   emitLoop();

@@ -1,7 +1,7 @@
 """Overflow checks hoisted per chunk (jit/passes/overflow_hoist.cpp, jit/codegen/lower_ovf.cpp).
 
 An innermost loop's int `+ - *` runs without per-operation overflow checks when a check at the
-entry of each chunk of 2**16 iterations proves none can overflow; otherwise the chunk runs checked
+entry of each chunk (2**16 iterations, more once iterations are cheap) proves none can overflow; otherwise the chunk runs checked
 and a real overflow deopts to exact big ints at the iteration where it happens. Each case is
 compared with CPython (value and type) right at and around the points where int64 overflows,
 including overflows in a later chunk than the first, accumulators going down, conditional and
@@ -181,6 +181,27 @@ SQUARE_CASES_80K = [n for n, k in SQUARE_CASES if k == 80_000]
 
 @pytest.mark.parametrize("n,k", SQUARE_CASES)
 def test_squares_scaled(n, k):
+    check(squares_scaled, (n, k), native="entered")
+
+
+def _first_sum_of_squares_overflow(k):
+    """The smallest n with k * sum(i*i for i < n) outside int64 (the closed form, exact ints)."""
+    lo, hi = 0, 1 << 22
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        v = k * (mid - 1) * mid * (2 * mid - 1) // 6
+        if -2**63 <= v <= I64_MAX:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+# millions of iterations: the chunks have grown past 2**16 (lower_stmt.cpp) when int64 runs out,
+# and a grown chunk whose bound fails is retried at half its length before the checked loop
+@pytest.mark.parametrize("n,k", [(n, k) for k in (1, -1, 3) for n in _around(_first_sum_of_squares_overflow(k))])
+def test_squares_overflow_after_chunks_grew(n, k):
+    assert n > 2_000_000
     check(squares_scaled, (n, k), native="entered")
 
 
