@@ -336,14 +336,14 @@ void FnLowering::countedLoop(const ir::Stmt& s, Value* start, Value* step, Value
 // `exitB` on break. Innermost loops are strip-mined: no poll inside a chunk (so it vectorises),
 // Ctrl-C is noticed between chunks.
 //
-// A chunk is 2**16 iterations. In a loop with hoisted int overflow checks it grows 4x while iterations cost less than a cycle each (timed
-// with the cycle counter): a loop LLVM folded into a closed form (a sum of squares) or one that
-// vectorised to almost nothing then makes a few chunks, not n / 2**16 of them (sum_squares(3M):
-// 46 chunks took 0.78 us a call, 12 ns each; now 0.43 us). Growth stops at 2**22 iterations,
-// and a chunk that took a cycle or more per iteration sends the size back to 2**16, so Ctrl-C
-// stays prompt. When a chunk longer than 2**16 fails its overflow check (lower_ovf.cpp), half
-// of it is tried before the checked loop is used: a long chunk's coarse bound must not send
-// iterations that fit int64 to the slow loop. Chunking never changes results.
+// A chunk is 2**16 iterations. In a loop with hoisted int overflow checks it grows 4x while
+// iterations cost less than a cycle each (timed with the cycle counter): a loop LLVM folded into
+// a closed form (a sum of squares) then makes a few chunks, not n / 2**16 of them
+// (sum_squares(3M): 46 chunks took 0.78 us a call, 12 ns each; now 0.43 us). Growth stops at
+// 2**22 iterations, and a chunk that took a cycle or more per iteration sends the size back to
+// 2**16, so Ctrl-C stays prompt. When a chunk longer than 2**16 fails its overflow check
+// (lower_ovf.cpp), half of it is tried before the checked loop is used: a long chunk's coarse
+// bound must not send iterations that fit int64 to the slow loop. Chunking never changes results.
 void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* n, BasicBlock* elseB,
                             BasicBlock* exitB) {
   if (!containsLoop(s.body)) {
