@@ -311,11 +311,13 @@ void FnLowering::enterDepthFree() {
   Value* diff = b.CreateCall(llvm::Intrinsic::getDeclaration(&m.M, llvm::Intrinsic::ssub_with_overflow, {b.getInt64Ty()}),
                              {P, c});
   Value* below = b.CreateICmpSLT(P, c);
-  Value* levels = b.CreateSelect(below, i64(0), b.CreateAdd(b.CreateExtractValue(diff, {0}), i64(1)));
   Value* limit = b.CreateLoad(b.getInt32Ty(), b.CreateConstGEP1_64(b.getInt8Ty(), ctx, offsetof(EpCtx, depth_limit)));
-  Value* room = b.CreateSub(b.CreateSExt(limit, b.getInt64Ty()), b.CreateSExt(depth, b.getInt64Ty()));
-  Value* fits = b.CreateAnd(b.CreateOr(below, b.CreateNot(b.CreateExtractValue(diff, {1}))),
-                            b.CreateICmpSLT(levels, room));  // (levels < 2**63 - 1, so +1 cannot wrap)
+  Value* room = b.CreateSub(b.CreateSExt(limit, b.getInt64Ty()), b.CreateSExt(depth, b.getInt64Ty()));  // (from i32s)
+  // L < room: with P < c, 0 < room; else L = (P - c) + 1, so P - c < room - 1 (no +1 that could
+  // wrap at P - c = 2**63 - 1), and P - c must not have overflowed
+  Value* deep = b.CreateAnd(b.CreateNot(b.CreateExtractValue(diff, {1})),
+                            b.CreateICmpSLT(b.CreateExtractValue(diff, {0}), b.CreateSub(room, i64(1))));
+  Value* fits = b.CreateSelect(below, b.CreateICmpSGT(room, i64(0)), deep);
   auto* freeB = newBB("depth.free");
   auto* checkedB = newBB("depth.checked");
   b.CreateCondBr(fits, freeB, checkedB, MDBuilder(m.C).createBranchWeights(1 << 10, 1));

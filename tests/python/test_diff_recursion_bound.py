@@ -42,6 +42,12 @@ def negative_floor(n):
     return 1 + negative_floor(n - 1)
 
 
+def zero_floor(n):  # c = 0: n - c can be 2**63 - 1, and the bound's + 1 must not wrap (real calls)
+    if n < 0:
+        return 0.0
+    return zero_floor(n - 1) + 1.0
+
+
 def count(k, n):  # the measure is the second parameter
     if n < 1:
         return k
@@ -162,6 +168,7 @@ CASES = [(down, (0,)), (down, (-5,)), (down, (500,)), (down, (100_000,)), (down_
          (negative_floor, (-51,)), (negative_floor, (-50,)), (negative_floor, (100,)),
          (count, (3, 50)), (count, (0, 10 ** 6)), (fib, (0,)), (fib, (1,)), (fib, (-4,)), (fib, (22,)),
          (down, (2 ** 62,)), (down, (-(2 ** 63),)), (negative_floor, (2 ** 63 - 1,)),
+         (zero_floor, (2 ** 63 - 1,)), (zero_floor, (2 ** 63 - 2,)), (zero_floor, (-1,)), (zero_floor, (300,)),
          (fib_expr, (0,)), (fib_expr, (18,)), (halves, (0,)), (halves, (-3,)), (halves, (6,)), (halves, (5000,)),
          (half_stmt, (0,)), (half_stmt, (1,)), (half_stmt, (7,)), (leaf_other_param, (0, 5)), (leaf_other_param, (1, 5)),
          (leaf_other_param, (12, 5)), (leaf_other_param, (60, 5)), (leaf_other_param, (30, 2.5))]
