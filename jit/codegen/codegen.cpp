@@ -334,19 +334,9 @@ void FnLowering::enterDepthFree() {
 // calls by name; this checks they resolve to this very specialisation).
 static bool callsOnlyItself(const LoweringInput& in, int i) {
   bool ok = true;
-  std::function<void(const ir::Expr&)> ex = [&](const ir::Expr& e) {
+  ir::forEachExpr(in.functions[i]->body, [&](const ir::Expr& e) {
     if (e.kind == ir::ExprKind::CallFunc && calleeTargetOf(in, i, e) != i) ok = false;
-    for (auto& a : e.args) ex(*a);
-  };
-  std::function<void(const ir::Block&)> blk = [&](const ir::Block& bl) {
-    for (auto& s : bl) {
-      if (s->value) ex(*s->value);
-      for (auto& a : s->args) ex(*a);
-      blk(s->body);
-      blk(s->orelse);
-    }
-  };
-  blk(in.functions[i]->body);
+  });
   return ok;
 }
 

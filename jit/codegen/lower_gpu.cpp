@@ -85,19 +85,9 @@ std::set<int> FnLowering::sharedReads(const ir::Stmt& s) {
   std::set<int> priv, reads;
   assignedInBlock(s.body, priv);
   priv.insert(s.slot);
-  std::function<void(const ir::Expr&)> ex = [&](const ir::Expr& e) {
+  ir::forEachExpr(s.body, [&](const ir::Expr& e) {
     if (e.kind == ExprKind::Var && !priv.count(e.slot)) reads.insert(e.slot);
-    for (auto& a : e.args) ex(*a);
-  };
-  std::function<void(const ir::Block&)> walk = [&](const ir::Block& blk) {
-    for (auto& st : blk) {
-      if (st->value) ex(*st->value);
-      for (auto& a : st->args) ex(*a);
-      walk(st->body);
-      walk(st->orelse);
-    }
-  };
-  walk(s.body);
+  });
   return reads;
 }
 

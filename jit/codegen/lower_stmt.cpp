@@ -383,7 +383,7 @@ void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value*
     }
     BasicBlock* shrinkB = nullptr;
     Value* canShrink = nullptr;
-    if (adaptive && !s.ovf_ops.empty()) {
+    if (adaptive) {
       shrinkB = newBB("chunk.shrink");
       canShrink = b.CreateICmpUGT(b.CreateSub(end, kc), i64(CH));
     }

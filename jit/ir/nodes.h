@@ -222,6 +222,22 @@ std::string fingerprint(const Function& f);
 // Returns an empty string when the function is well formed, else what is wrong.
 std::string verify(const Function& f, bool require_types);
 
+// Calls f(e) on every expression in b: each statement's value and operands and their
+// sub-expressions (a parent before its children), nested blocks included.
+template <class F>
+void forEachExpr(const Block& b, F&& f) {
+  auto walk = [&](const Expr& e, auto& self) -> void {
+    f(e);
+    for (auto& a : e.args) self(*a, self);
+  };
+  for (auto& s : b) {
+    if (s->value) walk(*s->value, walk);
+    for (auto& a : s->args) walk(*a, walk);
+    forEachExpr(s->body, f);
+    forEachExpr(s->orelse, f);
+  }
+}
+
 // Thrown by any stage when the function cannot be compiled; the runtime turns it into a
 // readable fallback reason naming the user's file and line.
 struct Unsupported {
