@@ -364,6 +364,8 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
       sp->units.push_back({u->fr.fn.file, u->fr.fn.name});
       in.functions.push_back(&u->fr.fn);
       in.parallel_min_work = settings::getInt("parallel_min_work");
+      long lanes = settings::getInt("simd_lanes");  // a power of two from 2 to 16 (rounded down), else off
+      in.simd_lanes = lanes >= 16 ? 16 : lanes >= 8 ? 8 : lanes >= 4 ? 4 : lanes >= 2 ? 2 : 0;
       in.callee_map.push_back(u->callee_map);
       in.call_targets.push_back(u->call_targets);
       text_ir += ir::print(u->fr.fn) + "\n";
@@ -372,7 +374,8 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     sp->text_ir = text_ir;
     // the cache key: everything codegen reads, the target, and the versions
     std::string fp = "epochpp-0.1.0;" + buildId() + ";LLVM-" LLVM_VERSION_STRING ";level=" + std::to_string(level) + ";opt=" +
-                     settings::get("opt_level") + ";minwork=" + std::to_string(in.parallel_min_work) + ";" +
+                     settings::get("opt_level") + ";minwork=" + std::to_string(in.parallel_min_work) +
+                     ";lanes=" + std::to_string(in.simd_lanes) + ";" +
                      (level >= 4 ? "arch=" + gpuArch() + ";" : std::string()) +
                      engine::Engine::instance().hostCPU() + ";";
     for (auto& f : engine::Engine::instance().hostFeatures()) fp += f + ",";

@@ -32,6 +32,8 @@ struct LoweringInput {
   // np.where(c, int_array, python_int): the installed NumPy casts an out-of-range Python int C-style
   // (NumPy 2.4 does, with no warning) rather than raising OverflowError as arithmetic does (NEP 50)
   bool np_where_wraps_py_int = true;
+  // loops marked Stmt::lanes run this many iterations at a time (lower_lanes.cpp); < 2: never
+  int simd_lanes = 4;
 };
 
 // Level 4: one parallel loop lowered for NVPTX (lowerKernels), then checked (engine::emitPTX).

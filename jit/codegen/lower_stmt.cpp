@@ -170,7 +170,9 @@ void FnLowering::forRangeBody(const ir::Stmt& s) {
     b.CreateBr(elseB);
     b.SetInsertPoint(serB);
   }
-  checkedVersions(s, start, step, i64(0), n, elseB, exitB);
+  Value* from = i64(0);
+  if (s.lanes && !m.gpu && m.in.simd_lanes >= 2) from = laneLoop(s, start, step, n);
+  checkedVersions(s, start, step, from, n, elseB, exitB);
   b.SetInsertPoint(elseB);
   block(s.orelse);
   b.CreateBr(exitB);

@@ -140,6 +140,10 @@ struct Stmt {
   std::vector<const Expr*> ovf_ops;
   std::vector<OvfAccum> ovf_accums;
   std::vector<std::pair<int, const Expr*>> ovf_temps;  // (slot, its one value): assigned before any read
+  // For (simd_lanes.cpp): codegen may run W iterations at a time in SIMD lanes; lane_reductions:
+  // the loop's `s = s + e` reductions (int or float), applied lane by lane in iteration order
+  bool lanes = false;
+  std::vector<int> lane_reductions;
   bool tail_accumulate = false;  // Return of `x + f(args)`, f maybe this function (tail_calls.cpp)
 };
 

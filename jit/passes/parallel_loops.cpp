@@ -144,8 +144,30 @@ struct Analysis {
   }
 
   std::set<int> ivCopies;  // `i = $i` (enumerate): the same value as the loop variable
+  // anyDim (SIMD lanes, simd_lanes.cpp): the loop variable may index any one dimension of an
+  // array, the same one at every access of it, the other indices not changing in the loop
+  // (x[c, i]: each iteration its own column)
+  bool anyDim = false;
+  std::set<int> assignedInLoop;
+  std::map<int, size_t> ivDim;
+  bool isIv(const Expr& e) const { return e.kind == ExprKind::Var && (e.slot == iv || ivCopies.count(e.slot)); }
   bool indexedByIv(const std::vector<ExprPtr>& args) {
-    return args.size() >= 2 && args[1]->kind == ExprKind::Var && (args[1]->slot == iv || ivCopies.count(args[1]->slot));
+    if (!anyDim) return args.size() >= 2 && isIv(*args[1]);
+    size_t at = 0;
+    for (size_t k = 1; k < args.size(); ++k) {
+      if (!at && isIv(*args[k])) {
+        at = k;
+        continue;
+      }
+      std::set<int> used;
+      slotsIn(*args[k], used);
+      for (int u : used)
+        if (assignedInLoop.count(u)) return false;
+    }
+    if (!at) return false;
+    int arr = args[0]->kind == ExprKind::Var ? resolve(args[0]->slot) : -1;
+    auto [it, fresh] = ivDim.emplace(arr, at);
+    return fresh || it->second == at;
   }
 
   void checkReadsOfWritten(const Expr& e) {
@@ -254,9 +276,20 @@ struct Marker {
     return ok;
   }
 
-  bool analyse(Stmt& s, std::string& why) {
-    Analysis a{f, callee, s, s.slot};
+  // The independence rules above (no cost decisions); fills `reds`.
+  bool independent(const Stmt& s, Analysis& a, std::vector<std::pair<int, Op>>& reds, std::string& why) {
     a.asserted = s.prange;
+    if (a.anyDim) {
+      std::function<void(const Block&)> targets = [&](const Block& b) {
+        for (auto& st : b) {
+          if (st->kind == StmtKind::Assign || st->kind == StmtKind::For) a.assignedInLoop.insert(st->slot);
+          targets(st->body);
+          targets(st->orelse);
+        }
+      };
+      targets(s.body);
+      a.assignedInLoop.insert(s.slot);
+    }
     outsideUses(f.body, &s, a.outside);
     a.block(s.body, 0);
     if (!a.ok) {
@@ -281,7 +314,6 @@ struct Marker {
     // scalars: reduction or private
     std::set<int> assigned;
     slotsInBlock(s.body, assigned);
-    std::vector<std::pair<int, Op>> reds;
     for (int slot : assigned) {
       bool isAssigned = a.assignCount.count(slot) || slot == s.slot;
       if (!isAssigned) {
@@ -331,15 +363,20 @@ struct Marker {
         return false;
       }
     }
-    s.parallel = true;
-    s.reductions = reds;
     for (auto& [tmp, src] : a.alias)
       if (a.outside.count(tmp)) {
-        s.parallel = false;
-        s.reductions.clear();
         why = "an internal temporary is used after the loop";
         return false;
       }
+    return true;
+  }
+
+  bool analyse(Stmt& s, std::string& why) {
+    Analysis a{f, callee, s, s.slot};
+    std::vector<std::pair<int, Op>> reds;
+    if (!independent(s, a, reds, why)) return false;
+    s.parallel = true;
+    s.reductions = reds;
     s.written_arrays.assign(a.written.begin(), a.written.end());
     for (int r : a.read)
       if (!a.written.count(r)) s.read_arrays.push_back(r);
@@ -378,6 +415,15 @@ struct Marker {
 };
 
 }  // namespace
+
+bool independentIterations(Function& f, const Stmt& s, std::vector<std::pair<int, Op>>& reductions, std::string& why) {
+  CalleeLookup none;
+  Marker m{f, none};
+  Analysis a{f, none, s, s.slot};
+  a.anyDim = true;
+  reductions.clear();
+  return m.independent(s, a, reductions, why);
+}
 
 bool markParallelLoops(Function& f, const CalleeLookup& callee, bool gpu) {
   Marker m{f, callee, gpu};

@@ -40,6 +40,17 @@ bool hoistOverflowChecks(ir::Function& f);
 // not speed up, are kept as `gpu_only` (parallel on a GPU, serial on the CPU).
 using CalleeLookup = std::function<const ir::Function*(int callee, const std::vector<ir::Type>& args)>;
 bool markParallelLoops(ir::Function& f, const CalleeLookup& callee = {}, bool gpu = false);
+// The same independence rules for one loop, without Level 3's cost decisions, except that the
+// loop variable may index any one dimension of an array (the same one at each access, the other
+// indices unchanged by the loop): true when the iterations of `for` loop s are independent;
+// `reductions` gets its reductions.
+bool independentIterations(ir::Function& f, const ir::Stmt& s, std::vector<std::pair<int, ir::Op>>& reductions,
+                           std::string& why);
+
+// simd_lanes.cpp (all levels): marks `for` loops with independent iterations whose body holds
+// a loop (what LLVM's vectoriser leaves alone: mandelbrot's pixels, a matmul's columns) and uses
+// only what codegen can run several iterations of side by side in SIMD lanes (Stmt::lanes).
+bool markLaneLoops(ir::Function& f);
 
 // effects.cpp: which functions write memory they did not allocate, and which may deopt. A call
 // counts with its compiled callee's own facts when `callee` knows it, else as writing and deopting.

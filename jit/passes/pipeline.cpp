@@ -21,6 +21,7 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   inferFloatSigns(f);
   markTailCalls(f);
   if (opts.level >= 3) markParallelLoops(f, opts.callee, opts.level >= 4);
+  markLaneLoops(f);
   boundRecursion(f);  // after: a function with a parallel loop keeps its checks
   analyseEffects(f, opts.callee);
   hoistBoundsChecks(f);

@@ -1,0 +1,487 @@
+// jit/codegen/lower_lanes.cpp — a loop marked by simd_lanes.cpp, W iterations at a time in SIMD lanes.
+//
+// One step runs iterations k0 .. k0+W-1 of the loop: the loop variable and every local the body
+// assigns hold W values (a vector alloca each), locals the body only reads and inner `for`
+// variables hold one. `if` and `while` run under a mask of the lanes they apply to (a lane's
+// assignments outside its mask keep the old value; a `while` loops while any lane goes on), so
+// each lane does exactly the floating-point operations of its scalar iteration. Anything that
+// would raise in some active lane (int overflow, float division by zero, math.sqrt of a negative,
+// an index out of range) jumps to `lanes.bail`: nothing of the step has been written yet (stores
+// and reductions wait for the end of the step), and the scalar loop redoes the W iterations from
+// k0, raising where CPython does. At the end of a step the reductions are applied lane by lane
+// in iteration order (an int overflow there bails too), then the stores. The loop's last
+// iteration always runs in the scalar loop, which leaves the loop's variables as CPython does.
+#include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/MDBuilder.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "jit/codegen/codegen_impl.h"
+#include "jit/passes/passes.h"
+
+namespace epochpp::codegen {
+
+using namespace llvm;
+using ir::ExprKind;
+using ir::Op;
+using ir::StmtKind;
+
+namespace {
+
+enum class LK { Int, Float, Bool };
+
+LK kindOf(const ir::Type& t) {
+  if (t.kind == Kind::Int) return LK::Int;
+  if (t.kind == Kind::Bool || t.kind == Kind::NpBool) return LK::Bool;
+  return LK::Float;
+}
+
+// A value in the lanes: one scalar for all of them, or a vector. `unit`: an int vector equal to
+// <unit, unit + 1, ..., unit + W-1> (consecutive lanes of a loop with step 1).
+struct LV {
+  Value* v = nullptr;
+  LK k = LK::Int;
+  bool vec = false;
+  Value* unit = nullptr;
+};
+
+struct Lanes {
+  FnLowering& F;
+  IRBuilder<>& b;
+  const ir::Stmt& loop;
+  unsigned W;
+  std::map<int, AllocaInst*> vslot;  // locals with a value per lane
+  Value* mask = nullptr;             // the lanes running (nullptr: all)
+  BasicBlock* bailB = nullptr;
+  LV iv;                             // the loop variable in this step
+  struct Store { Value* ptr; Value* val; bool contiguous; };
+  std::vector<Store> stores;
+  struct Part { int slot; Value* v; Value* mask; };
+  std::vector<Part> parts;           // reduction terms of this step, in program order
+
+  Lanes(FnLowering& f, const ir::Stmt& s, unsigned w) : F(f), b(f.b), loop(s), W(w) {}
+
+  llvm::Type* sty(LK k) {
+    return k == LK::Int ? b.getInt64Ty() : k == LK::Float ? b.getDoubleTy() : (llvm::Type*)b.getInt1Ty();
+  }
+  llvm::Type* vty(LK k) { return FixedVectorType::get(sty(k), W); }
+  Value* splat(Value* s) { return b.CreateVectorSplat(W, s); }
+  Value* asVec(const LV& x) { return x.vec ? x.v : splat(x.v); }
+  Value* laneIds() {
+    std::vector<uint64_t> ids(W);
+    for (unsigned l = 0; l < W; ++l) ids[l] = l;
+    return ConstantDataVector::get(F.C(), ids);
+  }
+
+  // Jumps to the bail block when c holds (in an active lane, for a vector).
+  void bailIf(Value* c) {
+    if (c->getType()->isVectorTy()) {
+      if (mask) c = b.CreateAnd(c, mask);
+      c = b.CreateOrReduce(c);
+    }
+    auto* cont = F.newBB("lanes.ok");
+    b.CreateCondBr(c, bailB, cont, MDBuilder(F.C()).createBranchWeights(1, 1 << 20));
+    b.SetInsertPoint(cont);
+  }
+
+  LV toFloat(const LV& x) {
+    if (x.k == LK::Float) return x;
+    Value* v = b.CreateSIToFP(x.v, x.vec ? vty(LK::Float) : sty(LK::Float));  // CPython's float(int): round to nearest
+    return {v, LK::Float, x.vec};
+  }
+  // both operands as vectors when either is one
+  void pair(LV& a, LV& c) {
+    if (a.vec && !c.vec) c = {splat(c.v), c.k, true};
+    if (c.vec && !a.vec) a = {splat(a.v), a.k, true};
+  }
+
+  Val arrayOf(int slot) { return {b.CreateLoad(F.m.arrayTy, F.slots[slot]), F.f.locals[slot].type}; }
+
+  // ---- expressions ----------------------------------------------------------------------
+  LV shape(const ir::Expr& e) {
+    const ir::Expr* arr;
+    int64_t k = 0;
+    if (e.kind == ExprKind::Intrinsic) arr = e.args[0].get();  // len(x)
+    else {
+      arr = e.args[0]->args[0].get();
+      k = e.kind == ExprKind::TupleGet ? e.ival : e.args[1]->ival;
+    }
+    if (k < 0) k += arr->type.ndim;
+    return {F.dim(arrayOf(arr->slot), (int)k), LK::Int, false};
+  }
+
+  LV ex(const ir::Expr& e) {
+    switch (e.kind) {
+      case ExprKind::Const:
+        if (e.type.kind == Kind::Float) return {ConstantFP::get(b.getDoubleTy(), e.fval), LK::Float, false};
+        if (e.type.kind == Kind::Bool) return {b.getInt1(e.ival != 0), LK::Bool, false};
+        return {F.i64(e.ival), LK::Int, false};
+      case ExprKind::Var: {
+        if (e.slot == loop.slot) return iv;
+        LK k = kindOf(F.f.locals[e.slot].type);
+        auto it = vslot.find(e.slot);
+        if (it != vslot.end()) return {b.CreateLoad(vty(k), it->second), k, true};
+        return {b.CreateLoad(sty(k), F.slots[e.slot]), k, false};
+      }
+      case ExprKind::Binary: return binary(e);
+      case ExprKind::Compare: {
+        LV a = ex(*e.args[0]), c = ex(*e.args[1]);
+        pair(a, c);
+        bool fp = a.k == LK::Float;
+        CmpInst::Predicate p;
+        switch (e.op) {
+          case Op::Lt: p = fp ? CmpInst::FCMP_OLT : CmpInst::ICMP_SLT; break;
+          case Op::Le: p = fp ? CmpInst::FCMP_OLE : CmpInst::ICMP_SLE; break;
+          case Op::Gt: p = fp ? CmpInst::FCMP_OGT : CmpInst::ICMP_SGT; break;
+          case Op::Ge: p = fp ? CmpInst::FCMP_OGE : CmpInst::ICMP_SGE; break;
+          case Op::Eq: p = fp ? CmpInst::FCMP_OEQ : CmpInst::ICMP_EQ; break;
+          default: p = fp ? CmpInst::FCMP_UNE : CmpInst::ICMP_NE; break;  // Ne: NaN != x holds
+        }
+        return {b.CreateCmp(p, a.v, c.v), LK::Bool, a.vec};
+      }
+      case ExprKind::Unary: {
+        LV a = ex(*e.args[0]);
+        if (e.op == Op::Not) return {b.CreateNot(a.v), LK::Bool, a.vec};
+        if (a.k == LK::Float) return {b.CreateFNeg(a.v), LK::Float, a.vec};
+        Value* r = b.CreateBinaryIntrinsic(Intrinsic::ssub_with_overflow, Constant::getNullValue(a.v->getType()), a.v);
+        bailIf(b.CreateExtractValue(r, {1}));
+        return {b.CreateExtractValue(r, {0}), LK::Int, a.vec};
+      }
+      case ExprKind::Intrinsic: {
+        if (e.name == "len") return shape(e);
+        LV a = toFloat(ex(*e.args[0]));
+        if (e.name == "abs") return {b.CreateUnaryIntrinsic(Intrinsic::fabs, a.v), LK::Float, a.vec};
+        // math.sqrt: ValueError below zero (NaN and -0.0 are fine), unless float_signs.cpp proved it never is
+        if (!(e.facts & ir::kFactNonNegArg)) bailIf(b.CreateFCmpOLT(a.v, Constant::getNullValue(a.v->getType())));
+        return {b.CreateUnaryIntrinsic(Intrinsic::sqrt, a.v), LK::Float, a.vec};
+      }
+      case ExprKind::TupleGet: return shape(e);
+      case ExprKind::Index:
+        if (e.args[0]->kind == ExprKind::Attr) return shape(e);
+        return load(e);
+      default: break;
+    }
+    throw ir::Unsupported{e.line, "internal error: an expression simd_lanes.cpp should have refused"};
+  }
+
+  LV binary(const ir::Expr& e) {
+    LV a = ex(*e.args[0]), c = ex(*e.args[1]);
+    if (a.k == LK::Int && c.k == LK::Int) {  // Python ints: an overflow goes back to the scalar loop (which deopts)
+      Value* ua = a.unit;
+      Value* uc = c.unit;
+      Value* as = a.vec ? nullptr : a.v;  // the operands' one value, when they have one
+      Value* cs = c.vec ? nullptr : c.v;
+      pair(a, c);
+      Intrinsic::ID id = e.op == Op::Add ? Intrinsic::sadd_with_overflow
+                         : e.op == Op::Sub ? Intrinsic::ssub_with_overflow : Intrinsic::smul_with_overflow;
+      Value* r = b.CreateBinaryIntrinsic(id, a.v, c.v);
+      bailIf(b.CreateExtractValue(r, {1}));
+      LV out{b.CreateExtractValue(r, {0}), LK::Int, a.vec};
+      // consecutive lanes stay consecutive when a uniform int is added or subtracted (no lane overflowed)
+      if (e.op == Op::Add && ua && cs) out.unit = b.CreateAdd(ua, cs);
+      if (e.op == Op::Add && uc && as) out.unit = b.CreateAdd(as, uc);
+      if (e.op == Op::Sub && ua && cs) out.unit = b.CreateSub(ua, cs);
+      return out;
+    }
+    a = toFloat(a);
+    c = toFloat(c);
+    pair(a, c);
+    switch (e.op) {
+      case Op::Add: return {b.CreateFAdd(a.v, c.v), LK::Float, a.vec};
+      case Op::Sub: return {b.CreateFSub(a.v, c.v), LK::Float, a.vec};
+      case Op::Mul: return {b.CreateFMul(a.v, c.v), LK::Float, a.vec};
+      default: break;
+    }
+    // `/`: a Python float division by zero raises; NumPy's gives inf or NaN. Unless both operands
+    // are known NumPy-rule kinds, a zero divisor goes back to the scalar loop, which knows.
+    Kind ka = e.args[0]->type.kind, kc = e.args[1]->type.kind;
+    bool numpy = ka != Kind::Union && kc != Kind::Union && passes::usesNumpyRules(ka, kc);
+    if (!numpy) bailIf(b.CreateFCmpOEQ(c.v, Constant::getNullValue(c.v->getType())));
+    return {b.CreateFDiv(a.v, c.v), LK::Float, a.vec};
+  }
+
+  // The address of x[idx...] (checked: an index out of range bails; a negative index that wraps
+  // is fine for one value and bails in lanes), as one pointer, W pointers, or the pointer to W
+  // consecutive elements (`contiguous`).
+  Value* address(const ir::Expr& base, const std::vector<ir::ExprPtr>& args, bool& vec, bool& contiguous) {
+    Val arr = arrayOf(base.slot);
+    int nd = arr.t.ndim;
+    std::vector<LV> idx;
+    for (int d = 0; d < nd; ++d) {
+      LV i = ex(*args[d + 1]);
+      Value* size = F.dim(arr, d);
+      if (i.unit) {  // consecutive: in range when the first and the last are
+        Value* last = b.CreateAdd(i.unit, F.i64(W - 1));
+        bailIf(b.CreateOr(b.CreateICmpSLT(i.unit, F.i64(0)), b.CreateICmpSGE(last, size)));
+      } else if (i.vec) {  // a lane with a negative index bails too: two lanes must not wrap onto one element
+        bailIf(b.CreateICmpUGE(i.v, splat(size)));
+      } else {
+        Value* j = b.CreateSelect(b.CreateICmpSLT(i.v, F.i64(0)), b.CreateAdd(i.v, size), i.v);
+        bailIf(b.CreateICmpUGE(j, size));
+        i.v = j;
+      }
+      idx.push_back(i);
+    }
+    vec = false;
+    for (auto& i : idx) vec |= i.vec;
+    int64_t item = itemSize(arr.t.dtype);
+    contiguous = vec && arr.t.layout == ir::Layout::C && idx[nd - 1].unit;
+    for (int d = 0; d + 1 < nd; ++d) contiguous = contiguous && !idx[d].vec;
+    if (contiguous) idx[nd - 1] = {idx[nd - 1].unit, LK::Int, false};
+    bool v = vec && !contiguous;
+    auto op = [&](Value* x) { return v && !x->getType()->isVectorTy() ? splat(x) : x; };
+    auto at = [&](int d) { return op(idx[d].v); };
+    Value* off;
+    if (arr.t.layout == ir::Layout::C) {
+      off = at(0);
+      for (int d = 1; d < nd; ++d) off = b.CreateAdd(b.CreateMul(off, op(F.dim(arr, d))), at(d));
+      off = b.CreateMul(off, op(F.i64(item)));
+    } else if (arr.t.layout == ir::Layout::F) {
+      off = at(nd - 1);
+      for (int d = nd - 2; d >= 0; --d) off = b.CreateAdd(b.CreateMul(off, op(F.dim(arr, d))), at(d));
+      off = b.CreateMul(off, op(F.i64(item)));
+    } else {
+      off = op(F.i64(0));
+      for (int d = 0; d < nd; ++d) off = b.CreateAdd(off, b.CreateMul(at(d), op(F.stride(arr, d))));
+    }
+    return b.CreateGEP(b.getInt8Ty(), b.CreateExtractValue(arr.v, {0}), off);
+  }
+
+  LV load(const ir::Expr& e) {  // a float64 element
+    bool vec, contiguous;
+    Value* p = address(*e.args[0], e.args, vec, contiguous);
+    llvm::Type* vt = vty(LK::Float);
+    if (!vec) return {b.CreateAlignedLoad(b.getDoubleTy(), p, Align(8)), LK::Float, false};
+    Value* m = mask ? mask : Constant::getAllOnesValue(FixedVectorType::get(b.getInt1Ty(), W));
+    if (contiguous) {
+      if (!mask) return {b.CreateAlignedLoad(vt, p, Align(8)), LK::Float, true};
+      return {b.CreateMaskedLoad(vt, p, Align(8), m, Constant::getNullValue(vt)), LK::Float, true};
+    }
+    return {b.CreateMaskedGather(vt, p, Align(8), m, Constant::getNullValue(vt)), LK::Float, true};
+  }
+
+  // ---- statements -----------------------------------------------------------------------
+  void block(const ir::Block& blk) {
+    for (auto& s : blk) stmt(*s);
+  }
+
+  bool isReduction(int slot) const {
+    for (int r : loop.lane_reductions)
+      if (r == slot) return true;
+    return false;
+  }
+
+  void stmt(const ir::Stmt& s) {
+    switch (s.kind) {
+      case StmtKind::Pass: return;
+      case StmtKind::Assign: {
+        if (isReduction(s.slot)) {  // s = s + e: the term waits for the end of the step
+          LV t = ex(*s.value->args[1]);
+          parts.push_back({s.slot, asVec(t), mask});
+          return;
+        }
+        LK k = kindOf(F.f.locals[s.slot].type);
+        LV v = ex(*s.value);
+        if (k == LK::Float) v = toFloat(v);
+        Value* x = asVec(v);
+        AllocaInst* a = vslot.at(s.slot);
+        if (mask) x = b.CreateSelect(mask, x, b.CreateLoad(vty(k), a));
+        b.CreateStore(x, a);
+        return;
+      }
+      case StmtKind::Store: {
+        bool vec, contiguous;
+        Value* p = address(*s.args[0], s.args, vec, contiguous);
+        LV v = ex(*s.value);
+        if (s.args[0]->type.dtype == Kind::NpFloat64) v = toFloat(v);
+        // one address for every lane: the last lane's value, as the last iteration leaves it
+        Value* val = vec ? asVec(v) : v.vec ? b.CreateExtractElement(v.v, (uint64_t)(W - 1)) : v.v;
+        stores.push_back({p, val, vec && contiguous});
+        return;
+      }
+      case StmtKind::If: {
+        Value* c = asVec(ex(*s.value));
+        Value* m0 = mask;
+        branch(m0 ? b.CreateAnd(m0, c) : c, s.body);
+        branch(m0 ? b.CreateAnd(m0, b.CreateNot(c)) : b.CreateNot(c), s.orelse);
+        mask = m0;
+        return;
+      }
+      case StmtKind::While: {
+        Value* m0 = mask;
+        Value* all = Constant::getAllOnesValue(FixedVectorType::get(b.getInt1Ty(), W));
+        BasicBlock* pre = b.GetInsertBlock();
+        auto* head = F.newBB("lanes.while");
+        auto* body = F.newBB("lanes.while.body");
+        auto* exit = F.newBB("lanes.while.end");
+        b.CreateBr(head);
+        b.SetInsertPoint(head);
+        PHINode* mp = b.CreatePHI(all->getType(), 2, "lanes.going");
+        mp->addIncoming(m0 ? m0 : all, pre);
+        mask = mp;
+        Value* cv = b.CreateAnd(mp, asVec(ex(*s.value)));
+        b.CreateCondBr(b.CreateOrReduce(cv), body, exit);
+        b.SetInsertPoint(body);
+        mask = cv;
+        block(s.body);
+        F.pollEvery(s.line);
+        mp->addIncoming(cv, b.GetInsertBlock());
+        b.CreateBr(head);
+        b.SetInsertPoint(exit);
+        mask = m0;
+        return;
+      }
+      case StmtKind::For: innerFor(s); return;
+      default: break;
+    }
+    throw ir::Unsupported{s.line, "internal error: a statement simd_lanes.cpp should have refused"};
+  }
+
+  // the body under mask m, skipped when no lane is in it
+  void branch(Value* m, const ir::Block& body) {
+    if (body.empty()) return;
+    auto* in = F.newBB("lanes.if");
+    auto* end = F.newBB("lanes.if.end");
+    b.CreateCondBr(b.CreateOrReduce(m), in, end);
+    b.SetInsertPoint(in);
+    mask = m;
+    block(body);
+    b.CreateBr(end);
+    b.SetInsertPoint(end);
+  }
+
+  // for v in range(a, z, c) with a and z the same in every lane: one scalar loop
+  void innerFor(const ir::Stmt& s) {
+    const ir::Expr& r = *s.value;
+    Value* a = ex(*r.args[0]).v;
+    Value* z = ex(*r.args[1]).v;
+    int64_t c = r.args[2]->ival;
+    Value* lo = c > 0 ? a : z;
+    Value* hi = c > 0 ? z : a;
+    Value* st = F.i64(c > 0 ? c : -(uint64_t)c);
+    Value* n = b.CreateSelect(b.CreateICmpSLT(lo, hi), b.CreateAdd(b.CreateUDiv(b.CreateSub(b.CreateSub(hi, lo), F.i64(1)), st), F.i64(1)), F.i64(0));
+    auto* body = F.newBB("lanes.for.body");
+    auto* done = F.newBB("lanes.for.end");
+    PHINode* k = F.loopHeader(F.i64(0), "lanes.k", [&](Value* v) { return b.CreateICmpULT(v, n); }, body, done);
+    b.CreateStore(b.CreateAdd(a, b.CreateMul(k, F.i64(c))), F.slots[s.slot]);
+    b.CreateStore(b.getInt1(true), F.defined[s.slot]);
+    block(s.body);
+    F.pollEvery(s.line);
+    k->addIncoming(b.CreateAdd(k, F.i64(1), "", true, true), b.GetInsertBlock());
+    b.CreateBr(k->getParent());
+    b.SetInsertPoint(done);
+  }
+
+  // the end of a step: reductions lane by lane (an int overflow bails), then the stores
+  void commit() {
+    std::map<int, Value*> acc;
+    for (int r : loop.lane_reductions) acc[r] = b.CreateLoad(sty(kindOf(F.f.locals[r].type)), F.slots[r]);
+    Value* ovf = b.getFalse();
+    for (unsigned l = 0; l < W; ++l)
+      for (auto& p : parts) {
+        LK k = kindOf(F.f.locals[p.slot].type);
+        Value* x = b.CreateExtractElement(p.v, (uint64_t)l);
+        if (x->getType()->isIntegerTy(1)) x = b.CreateZExt(x, b.getInt64Ty());  // True counts 1
+        Value* on = p.mask ? b.CreateExtractElement(p.mask, (uint64_t)l) : nullptr;
+        Value*& s = acc[p.slot];
+        Value* t;
+        if (k == LK::Int) {
+          Value* r = b.CreateBinaryIntrinsic(Intrinsic::sadd_with_overflow, s, x);
+          Value* o = b.CreateExtractValue(r, {1});
+          ovf = b.CreateOr(ovf, on ? b.CreateAnd(on, o) : o);
+          t = b.CreateExtractValue(r, {0});
+        } else {
+          if (x->getType()->isIntegerTy()) x = b.CreateSIToFP(x, b.getDoubleTy());
+          t = b.CreateFAdd(s, x);
+        }
+        s = on ? b.CreateSelect(on, t, s) : t;
+      }
+    if (!parts.empty()) bailIf(ovf);
+    for (auto& st : stores) {
+      if (!st.val->getType()->isVectorTy()) b.CreateAlignedStore(st.val, st.ptr, Align(8));
+      else if (st.contiguous) b.CreateAlignedStore(st.val, st.ptr, Align(8));
+      else b.CreateMaskedScatter(st.val, st.ptr, Align(8), Constant::getAllOnesValue(FixedVectorType::get(b.getInt1Ty(), W)));
+    }
+    for (auto& [r, v] : acc) b.CreateStore(v, F.slots[r]);
+  }
+};
+
+void slotsRead(const ir::Expr& e, std::set<int>& out) {
+  if (e.kind == ExprKind::Var) out.insert(e.slot);
+  for (auto& a : e.args) slotsRead(*a, out);
+}
+
+}  // namespace
+
+Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value* n) {
+  unsigned W = (unsigned)m.in.simd_lanes;
+  Lanes L(*this, s, W);
+  // which locals have a value per lane, and which the body reads as one value
+  std::set<int> assigned, forVars, reads;
+  std::function<void(const ir::Block&)> walk = [&](const ir::Block& blk) {
+    for (auto& st : blk) {
+      if (st->kind == StmtKind::Assign) assigned.insert(st->slot);
+      if (st->kind == StmtKind::For) forVars.insert(st->slot);
+      walk(st->body);
+      walk(st->orelse);
+    }
+  };
+  walk(s.body);
+  ir::forEachExpr(s.body, [&](const ir::Expr& e) {
+    if (e.kind == ExprKind::Var) reads.insert(e.slot);
+  });
+  for (int r : s.lane_reductions) reads.insert(r);
+  // W + 1 iterations or more (the last one is the scalar loop's), and every local read as one
+  // value bound (else the scalar loop raises UnboundLocalError where CPython does)
+  Value* ok = b.CreateICmpUGT(n, i64(W));
+  for (int r : reads)
+    if ((!assigned.count(r) || std::count(s.lane_reductions.begin(), s.lane_reductions.end(), r)) && !forVars.count(r) &&
+        r != s.slot && !((size_t)r < sure.size() && sure[r]))
+      ok = b.CreateAnd(ok, b.CreateLoad(b.getInt1Ty(), defined[r]));
+  BasicBlock* pre = b.GetInsertBlock();
+  auto* setupB = newBB("lanes.setup");
+  auto* headB = newBB("lanes.head");
+  auto* bodyB = newBB("lanes.body");
+  auto* doneB = newBB("lanes.done");
+  auto* contB = newBB("lanes.cont");
+  L.bailB = newBB("lanes.bail");
+  b.CreateCondBr(ok, setupB, contB);
+  b.SetInsertPoint(setupB);
+  for (int slot : assigned)
+    if (!std::count(s.lane_reductions.begin(), s.lane_reductions.end(), slot)) {
+      LK k = kindOf(f.locals[slot].type);
+      AllocaInst* a = entryAlloca(L.vty(k), "lane");
+      b.CreateStore(Constant::getNullValue(L.vty(k)), a);  // defined values in lanes never assigned
+      L.vslot[slot] = a;
+    }
+  Value* nv = b.CreateMul(b.CreateUDiv(b.CreateSub(n, i64(1)), i64(W)), i64(W));
+  b.CreateBr(headB);
+  b.SetInsertPoint(headB);
+  PHINode* kv = b.CreatePHI(b.getInt64Ty(), 2, "lanes.k0");
+  kv->addIncoming(i64(0), setupB);
+  b.CreateCondBr(b.CreateICmpULT(kv, nv), bodyB, doneB);
+  b.SetInsertPoint(bodyB);
+  Value* first = b.CreateAdd(start, b.CreateMul(kv, step));
+  Value* ivv = b.CreateAdd(L.splat(first), b.CreateMul(L.splat(step), L.laneIds()));
+  bool unitStep = s.value->args[2]->kind == ExprKind::Const && s.value->args[2]->ival == 1;
+  L.iv = {ivv, LK::Int, true, unitStep ? first : nullptr};
+  L.block(s.body);
+  L.commit();
+  pollEvery(s.line);
+  kv->addIncoming(b.CreateAdd(kv, i64(W), "", true, true), b.GetInsertBlock());
+  b.CreateBr(headB);
+  b.SetInsertPoint(doneB);
+  b.CreateBr(contB);
+  b.SetInsertPoint(L.bailB);
+  b.CreateBr(contB);
+  b.SetInsertPoint(contB);
+  PHINode* from = b.CreatePHI(b.getInt64Ty(), 3, "lanes.scalar.from");
+  from->addIncoming(i64(0), pre);
+  from->addIncoming(nv, doneB);
+  from->addIncoming(kv, L.bailB);
+  return from;
+}
+
+}  // namespace epochpp::codegen

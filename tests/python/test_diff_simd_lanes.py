@@ -1,0 +1,329 @@
+"""Differential tests for SIMD lanes (jit/passes/simd_lanes.cpp, jit/codegen/lower_lanes.cpp).
+
+A `for` loop with independent iterations whose body holds a loop runs W iterations at a time,
+one per SIMD lane. Every lane must compute exactly what its scalar iteration computes (floats
+bit for bit), reductions must add in iteration order, and an error in any lane must come from
+the same iteration as in CPython, with the arrays holding exactly what CPython leaves in them
+(the earlier iterations' stores done, the later ones not). Sizes around the lane width test
+the steps, the scalar remainder and loops too short for a step.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from diffharness import FAKE_JIT, check, jitted
+
+
+def escape(out, xmin, dx, cy, max_iter):  # mandelbrot's row: a while under a mask, an int reduction
+    total = 0
+    for j in range(out.shape[0]):
+        cx = xmin + j * dx
+        zr = 0.0
+        zi = 0.0
+        k = 0
+        limit = max_iter
+        while k < limit:
+            t = zr * zr - zi * zi + cx
+            zi = 2.0 * zr * zi + cy
+            zr = t
+            k += 1
+            if zr * zr + zi * zi > 4.0:
+                limit = k
+        out[j] = k
+        total += k
+    return total
+
+
+def matmul(A, B, C):  # consecutive loads B[p, j] in C order; gathers otherwise
+    for i in range(A.shape[0]):
+        for j in range(B.shape[1]):
+            s = 0.0
+            for p in range(A.shape[1]):
+                s += A[i, p] * B[p, j]
+            C[i, j] = s
+    return C[0, 0]
+
+
+def pairwise(X, D):  # a float reduction across lanes: must add in iteration order
+    n = X.shape[0]
+    total = 0.0
+    for i in range(n):
+        for j in range(n):
+            s = 0.0
+            for k in range(X.shape[1]):
+                t = X[i, k] - X[j, k]
+                s += t * t
+            r = math.sqrt(s)
+            D[i, j] = r
+            total += r
+    return total
+
+
+def gravity(pos, vel, mass, eps2):  # an if on the lane's own index; stores then loads of other columns
+    n = pos.shape[0]
+    for i in range(n):
+        ax = 0.0
+        ay = 0.0
+        for j in range(n):
+            if j != i:
+                dx = pos[j, 0] - pos[i, 0]
+                dy = pos[j, 1] - pos[i, 1]
+                r2 = dx * dx + dy * dy + eps2
+                inv = mass[j] / (r2 * math.sqrt(r2))
+                ax += dx * inv
+                ay += dy * inv
+        vel[i, 0] = vel[i, 0] + ax
+        vel[i, 1] = vel[i, 1] + ay + vel[i, 2]  # another element of the row just stored into
+    return vel[0, 1]
+
+
+def reads_back(a, out):  # reads the element it stored: stores cannot wait, so no lanes
+    for j in range(a.shape[0]):
+        s = 0.0
+        for k in range(2):
+            s += a[j] * k
+        out[j, 0] = s
+        out[j, 1] = out[j, 0] + 1.0
+    return out[1, 1]
+
+
+def stepped(a, out, step):  # constant steps other than 1: gathers and scatters
+    for j in range(0, a.shape[0], 2):
+        s = 0.0
+        for k in range(step):
+            s += a[j] * k
+        out[j] = s
+    for j in range(a.shape[0] - 1, -1, -1):
+        c = 0
+        while c * c < j:
+            c += 1
+        out[j] = out[j] + c
+    return out[0]
+
+
+def divides(a, z, out):  # Python float division by zero in one lane: ZeroDivisionError at that iteration
+    for j in range(a.shape[0]):
+        s = 0.0
+        for k in range(3):
+            s += a[j] * k + 1.0 / (j * 1.0 - z)
+        out[j] = s
+    return out[0]
+
+
+def roots(a, out):  # math.sqrt of a negative in one lane: ValueError at that iteration
+    for j in range(a.shape[0]):
+        s = 0.0
+        for k in range(2):
+            s += math.sqrt(a[j] - k)
+        out[j] = s
+    return out[0]
+
+
+def indexes(a, idx, out):  # an index out of range in one lane: IndexError at that iteration
+    for j in range(out.shape[0]):
+        s = 0.0
+        for k in range(2):
+            s += a[idx[j] + k]
+        out[j] = s
+    return out[0]
+
+
+def grows(out, m):  # int overflow in a lane: the scalar loop takes over (and deopts to big ints)
+    total = 0
+    for j in range(out.shape[0]):
+        x = j + 1
+        k = 0
+        while k < m:
+            x = x * 3
+            k += 1
+        out[j] = k
+        total += x
+    return total
+
+
+def big_total(out, base):  # the int reduction overflows when applied lane by lane
+    total = 0
+    for j in range(out.shape[0]):
+        k = 0
+        while k < 2:
+            k += 1
+        out[j] = k
+        total += base + j
+    return total
+
+
+def last_index(out):  # the loop variable after the loop
+    for j in range(out.shape[0]):
+        k = 0
+        while k < j:
+            k += 1
+        out[j] = k
+    return j
+
+
+def nan_cond(a, out):  # comparisons with NaN in the while condition and an if
+    for j in range(a.shape[0]):
+        x = a[j]
+        c = 0
+        while x < 10.0:
+            x = x + 3.0
+            c += 1
+        if x != x:
+            c = -1
+        out[j] = c
+    return out.sum()
+
+
+def numpy_div(a, out):  # np.float64 / 0.0 gives inf or nan (NumPy's rule), no error
+    for j in range(a.shape[0]):
+        s = a[j]
+        for k in range(2):
+            s = s / a[(j + k) % 3]
+        out[j] = s
+    return out[0]
+
+
+def _rng(seed=7):
+    return np.random.default_rng(seed)
+
+
+SIZES = [0, 1, 3, 4, 5, 8, 9, 13, 31]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_escape(n):
+    check(escape, lambda: (np.zeros(n, np.int64), -2.0, 3.0 / max(n, 1), 0.3, 60))
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_pairwise(n):
+    check(pairwise, lambda: (_rng().standard_normal((n, 3)), np.zeros((n, n))))
+
+
+@pytest.mark.parametrize("order", ["C", "F", "strided"])
+@pytest.mark.parametrize("n", [5, 9, 17])
+def test_matmul_layouts(n, order):
+    def make():
+        g = _rng(n)
+        A = g.standard_normal((n, n + 2))
+        B = g.standard_normal((n + 2, 2 * n + 1))
+        if order == "F":
+            B = np.asfortranarray(B)
+        elif order == "strided":
+            B = B[:, ::2]
+        return A, B, np.zeros((n, B.shape[1]))
+
+    check(matmul, make)
+
+
+@pytest.mark.parametrize("n", [2, 5, 12])
+@pytest.mark.parametrize("eps2", [1e-3, 0.0])
+def test_gravity(n, eps2):
+    def make():
+        g = _rng(n)
+        pos = g.standard_normal((n, 2))
+        if eps2 == 0.0 and n > 4:
+            pos[4] = pos[1]  # r2 == 0 in a lane: division by zero
+        return pos, 0.1 * g.standard_normal((n, 3)), g.uniform(0.5, 1.5, n), eps2
+
+    check(gravity, make)
+
+
+@pytest.mark.parametrize("n", [1, 6, 11, 20])
+def test_stepped(n):
+    check(stepped, lambda: (np.arange(n, dtype=np.float64) * 0.5, np.zeros(n), 3))
+
+
+@pytest.mark.parametrize("zero_at", [-1.0, 0.0, 2.0, 5.0, 7.0, 10.0])
+def test_division_by_zero_in_a_lane(zero_at):
+    check(divides, lambda: (np.linspace(1.0, 2.0, 11), zero_at, np.zeros(11)))
+
+
+@pytest.mark.parametrize("bad_at", [None, 1, 4, 6, 9])
+def test_sqrt_domain_error_in_a_lane(bad_at):
+    def make():
+        a = np.linspace(2.0, 5.0, 10)
+        if bad_at is not None:
+            a[bad_at] = 0.5  # sqrt(0.5 - 1) raises
+        return a, np.zeros(10)
+
+    check(roots, make)
+
+
+@pytest.mark.parametrize("bad_at", [None, 0, 3, 5, 8])
+@pytest.mark.parametrize("value", [-3, 9, 100])
+def test_index_error_in_a_lane(bad_at, value):
+    def make():
+        idx = np.array([0, 2, 4, 1, 3, 5, 6, 7, 0], dtype=np.int64)
+        if bad_at is not None:
+            idx[bad_at] = value  # -3: wraps (fine for CPython too); 9, 100: out of range
+        return np.arange(10.0), idx, np.zeros(9)
+
+    check(indexes, make)
+
+
+@pytest.mark.parametrize("m", [3, 38, 39, 41])
+def test_int_overflow_in_a_lane(m):
+    check(grows, lambda: (np.zeros(9, np.int64), m), native="entered")
+
+
+@pytest.mark.parametrize("base", [0, 2**62, 2**63 - 6, -(2**63) + 1])
+def test_int_reduction_overflow(base):
+    check(big_total, lambda: (np.zeros(10, np.int64), base), native="entered")
+
+
+@pytest.mark.parametrize("n", [1, 4, 5, 10])
+def test_loop_variable_after_the_loop(n):
+    check(last_index, lambda: (np.zeros(n, np.int64),))
+
+
+def test_nan_in_conditions():
+    a = np.array([1.0, np.nan, 12.0, -20.0, 3.0, np.nan, 0.0, 9.5, np.inf, -2.0])
+    check(nan_cond, lambda: (a.copy(), np.zeros(10, np.int64)))
+
+
+def test_numpy_division_by_zero():
+    a = np.array([1.0, 0.0, -2.0, 0.0, 5.0, 0.0, 7.0, 1.0, -0.0])
+    with np.errstate(all="ignore"):
+        check(numpy_div, lambda: (a.copy(), np.zeros(9)))
+
+
+@pytest.mark.skipif(FAKE_JIT, reason="inspects the compiled IR")
+@pytest.mark.parametrize(
+    "fn, args",
+    [
+        (escape, (np.zeros(8, np.int64), -2.0, 0.1, 0.3, 20)),
+        (matmul, (np.ones((4, 4)), np.ones((4, 4)), np.zeros((4, 4)))),
+        (pairwise, (np.ones((4, 3)), np.zeros((4, 4)))),
+        (gravity, (np.ones((4, 2)), np.ones((4, 3)), np.ones(4), 1.0)),
+        (grows, (np.zeros(9, np.int64), 3)),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_loops_run_in_lanes(fn, args):
+    """The loops above really are the lane loops (else the tests above test the scalar path)."""
+    disp = jitted(fn)
+    disp(*args)
+    assert "SIMD lanes" in disp.inspect("ir")
+
+
+def not_in_lanes_carried(a):
+    s = 0.0
+    for j in range(a.shape[0]):
+        for k in range(2):
+            s = s * 0.5 + a[j]  # carried from iteration to iteration
+    return s
+
+
+@pytest.mark.skipif(FAKE_JIT, reason="inspects the compiled IR")
+@pytest.mark.parametrize(
+    "fn, make",
+    [(not_in_lanes_carried, lambda: (np.arange(9.0),)), (reads_back, lambda: (np.arange(9.0), np.zeros((9, 2))))],
+    ids=["carried", "reads_back"],
+)
+def test_loops_that_stay_scalar(fn, make):
+    disp = jitted(fn)
+    check(fn, make)
+    assert "SIMD lanes" not in disp.inspect("ir")
