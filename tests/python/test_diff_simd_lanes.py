@@ -327,3 +327,44 @@ def test_loops_that_stay_scalar(fn, make):
     disp = jitted(fn)
     check(fn, make)
     assert "SIMD lanes" not in disp.inspect("ir")
+
+
+def image(out, max_iter):  # mandelbrot: rows in parallel at Level 3, each row's pixels in lanes
+    h = out.shape[0]
+    w = out.shape[1]
+    total = 0
+    for i in range(h):
+        cy = -1.0 + 2.0 * i / h
+        for j in range(w):
+            cx = -2.0 + 3.0 * j / w
+            zr = 0.0
+            zi = 0.0
+            k = 0
+            limit = max_iter
+            while k < limit:
+                t = zr * zr - zi * zi + cx
+                zi = 2.0 * zr * zi + cy
+                zr = t
+                k += 1
+                if zr * zr + zi * zi > 4.0:
+                    limit = k
+            out[i, j] = k
+            total += k
+    return total
+
+
+@pytest.mark.skipif(FAKE_JIT, reason="compares levels of the real jit")
+@pytest.mark.parametrize("level", [2, 3])
+def test_lanes_inside_a_parallel_loop(level):
+    """At Level 3 the row loop runs on the workers (outlined), the pixel loop in lanes inside."""
+    import epochpp
+
+    out_py = np.zeros((40, 37), np.int64)
+    want = image(out_py, 80)
+    f = epochpp.jit(image, level=level)
+    out = np.zeros((40, 37), np.int64)
+    assert f(out, 80) == want
+    assert np.array_equal(out, out_py)
+    ir = f.inspect("ir")
+    assert "SIMD lanes" in ir
+    assert ("[parallel]" in ir) == (level == 3)
