@@ -32,9 +32,12 @@ namespace {
 
 enum class LK { Int, Float, Bool };
 
+// (simd_lanes.cpp admits ints, bools and np.bools and unions of them, floats and np.float64s
+// and unions of them)
 LK kindOf(const ir::Type& t) {
-  if (t.kind == Kind::Int) return LK::Int;
-  if (t.kind == Kind::Bool || t.kind == Kind::NpBool) return LK::Bool;
+  Kind k = ir::members(t).front();
+  if (k == Kind::Int) return LK::Int;
+  if (k == Kind::Bool || k == Kind::NpBool) return LK::Bool;
   return LK::Float;
 }
 
@@ -58,8 +61,10 @@ struct Lanes {
   LV iv;                             // the loop variable in this step
   struct Store { Value* ptr; Value* val; bool contiguous; };
   std::vector<Store> stores;
-  struct Part { int slot; Value* v; Value* mask; };
-  std::vector<Part> parts;           // reduction terms of this step, in program order
+  // reduction terms of this step, in program order; a term inside an `if` is kept in allocas
+  // (its block may be skipped; its mask alloca is cleared at each step's start)
+  struct Part { int slot; Value* v; Value* mask; AllocaInst* va = nullptr; AllocaInst* ma = nullptr; };
+  std::vector<Part> parts;
 
   Lanes(FnLowering& f, const ir::Stmt& s, unsigned w) : F(f), b(f.b), loop(s), W(w) {}
 
@@ -279,7 +284,15 @@ struct Lanes {
       case StmtKind::Assign: {
         if (isReduction(s.slot)) {  // s = s + e: the term waits for the end of the step
           LV t = ex(*s.value->args[1]);
-          parts.push_back({s.slot, asVec(t), mask});
+          if (!mask) {
+            parts.push_back({s.slot, asVec(t), nullptr});
+            return;
+          }
+          AllocaInst* va = F.entryAlloca(vty(t.k), "lane.term");
+          AllocaInst* ma = F.entryAlloca(mask->getType(), "lane.term.on");
+          b.CreateStore(asVec(t), va);
+          b.CreateStore(mask, ma);
+          parts.push_back({s.slot, nullptr, nullptr, va, ma});
           return;
         }
         LK k = kindOf(F.f.locals[s.slot].type);
@@ -357,7 +370,8 @@ struct Lanes {
     const ir::Expr& r = *s.value;
     Value* a = ex(*r.args[0]).v;
     Value* z = ex(*r.args[1]).v;
-    int64_t c = r.args[2]->ival;
+    int64_t c = 0;
+    ir::intConstant(*r.args[2], c);  // (simd_lanes.cpp checked it is a constant other than 0)
     Value* lo = c > 0 ? a : z;
     Value* hi = c > 0 ? z : a;
     Value* st = F.i64(c > 0 ? c : -(uint64_t)c);
@@ -379,6 +393,11 @@ struct Lanes {
     std::map<int, Value*> acc;
     for (int r : loop.lane_reductions) acc[r] = b.CreateLoad(sty(kindOf(F.f.locals[r].type)), F.slots[r]);
     Value* ovf = b.getFalse();
+    for (auto& p : parts)
+      if (p.va) {
+        p.v = b.CreateLoad(p.va->getAllocatedType(), p.va);
+        p.mask = b.CreateLoad(p.ma->getAllocatedType(), p.ma);
+      }
     for (unsigned l = 0; l < W; ++l)
       for (auto& p : parts) {
         LK k = kindOf(F.f.locals[p.slot].type);
@@ -465,10 +484,16 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   b.SetInsertPoint(bodyB);
   Value* first = b.CreateAdd(start, b.CreateMul(kv, step));
   Value* ivv = b.CreateAdd(L.splat(first), b.CreateMul(L.splat(step), L.laneIds()));
-  bool unitStep = s.value->args[2]->kind == ExprKind::Const && s.value->args[2]->ival == 1;
+  int64_t cs = 0;
+  bool unitStep = ir::intConstant(*s.value->args[2], cs) && cs == 1;
   L.iv = {ivv, LK::Int, true, unitStep ? first : nullptr};
   L.block(s.body);
   L.commit();
+  {  // terms in `if`s start each step absent
+    IRBuilder<> at(bodyB, bodyB->getFirstInsertionPt());
+    for (auto& p : L.parts)
+      if (p.ma) at.CreateStore(Constant::getNullValue(p.ma->getAllocatedType()), p.ma);
+  }
   pollEvery(s.line);
   kv->addIncoming(b.CreateAdd(kv, i64(W), "", true, true), b.GetInsertBlock());
   b.CreateBr(headB);

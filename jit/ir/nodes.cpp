@@ -220,4 +220,17 @@ StmtPtr mkReturn(ExprPtr v, int line) {
 }
 StmtPtr mkPass(int line) { return mks(StmtKind::Pass, line); }
 
+bool intConstant(const Expr& e, int64_t& v) {
+  if (e.kind == ExprKind::Const && e.type.kind == Kind::Int) {
+    v = e.ival;
+    return true;
+  }
+  if (e.kind == ExprKind::Unary && e.op == Op::Neg && e.type.kind == Kind::Int && intConstant(*e.args[0], v) &&
+      v != INT64_MIN) {
+    v = -v;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace epochpp::ir

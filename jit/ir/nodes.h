@@ -242,6 +242,9 @@ void forEachExpr(const Block& b, F&& f) {
   }
 }
 
+// An int constant, or minus one (the frontend keeps `-50` as a negation): its value in v.
+bool intConstant(const Expr& e, int64_t& v);
+
 // Thrown by any stage when the function cannot be compiled; the runtime turns it into a
 // readable fallback reason naming the user's file and line.
 struct Unsupported {

@@ -27,25 +27,12 @@ using namespace ir;
 namespace {
 
 bool isVar(const Expr& e, int slot) { return e.kind == ExprKind::Var && e.slot == slot; }
-// An int constant, or minus one (the frontend keeps `-50` as a negation): its value in v.
-bool intConst(const Expr& e, int64_t& v) {
-  if (e.kind == ExprKind::Const && e.type.kind == Kind::Int) {
-    v = e.ival;
-    return true;
-  }
-  if (e.kind == ExprKind::Unary && e.op == Op::Neg && e.type.kind == Kind::Int && intConst(*e.args[0], v) &&
-      v != INT64_MIN) {
-    v = -v;
-    return true;
-  }
-  return false;
-}
 
 // `p - k` or `p + (-k)` with k >= 1
 bool decreases(const Expr& e, int p) {
   int64_t k;
   if (e.kind != ExprKind::Binary || e.ival != 0 || e.args.size() != 2) return false;
-  if (!isVar(*e.args[0], p) || !intConst(*e.args[1], k)) return false;
+  if (!isVar(*e.args[0], p) || !intConstant(*e.args[1], k)) return false;
   return (e.op == Op::Sub && k >= 1) || (e.op == Op::Add && k <= -1);
 }
 
@@ -55,11 +42,11 @@ bool threshold(const Expr& cond, int p, Op which, int64_t& c) {
   Op op = cond.op;
   const Expr *l = cond.args[0].get(), *r = cond.args[1].get();
   int64_t v;
-  if (isVar(*r, p) && intConst(*l, v)) {  // c OP p  ->  p OP' c
+  if (isVar(*r, p) && intConstant(*l, v)) {  // c OP p  ->  p OP' c
     std::swap(l, r);
     op = op == Op::Lt ? Op::Gt : op == Op::Le ? Op::Ge : op == Op::Gt ? Op::Lt : op == Op::Ge ? Op::Le : Op::None;
   }
-  if (!isVar(*l, p) || !intConst(*r, v)) return false;
+  if (!isVar(*l, p) || !intConstant(*r, v)) return false;
   if (v == INT64_MAX || v == INT64_MIN) return false;
   if (which == Op::Lt) {
     if (op == Op::Lt) c = v;

@@ -41,7 +41,11 @@ bool floatLike(const Type& t) {
   return t.isNumeric();
 }
 bool intLike(const Type& t) { return t.kind == Kind::Int; }
-bool boolLike(const Type& t) { return t.kind == Kind::Bool || t.kind == Kind::NpBool; }
+bool boolLike(const Type& t) {  // bool, np.bool, or a union of the two (a comparison of unions)
+  for (Kind k : members(t))
+    if (k != Kind::Bool && k != Kind::NpBool) return false;
+  return t.isNumeric();
+}
 bool laneScalar(const Type& t) { return floatLike(t) || intLike(t) || boolLike(t); }
 
 struct Check {
@@ -193,8 +197,9 @@ struct Check {
           break;
         case StmtKind::For: {
           const Expr& r = *s.value;
-          if (r.kind != ExprKind::RangeMake || r.args[2]->kind != ExprKind::Const || r.args[2]->ival == 0 ||
-              !s.orelse.empty() || !intLike(f.locals[s.slot].type)) {
+          int64_t step = 0;
+          if (r.kind != ExprKind::RangeMake || !intConstant(*r.args[2], step) || step == 0 || !s.orelse.empty() ||
+              !intLike(f.locals[s.slot].type)) {
             fail("an inner loop other than a for over a range with a constant step");
             break;
           }
@@ -256,7 +261,8 @@ struct Marker {
 
   bool candidate(Stmt& s) {
     const Expr& r = *s.value;
-    if (r.kind != ExprKind::RangeMake || r.args[2]->kind != ExprKind::Const || r.args[2]->ival == 0 || !s.orelse.empty() ||
+    int64_t step = 0;
+    if (r.kind != ExprKind::RangeMake || !intConstant(*r.args[2], step) || step == 0 || !s.orelse.empty() ||
         f.locals[s.slot].type.kind != Kind::Int || !hasLoop(s.body))
       return false;
     std::vector<std::pair<int, Op>> reds;

@@ -368,3 +368,80 @@ def test_lanes_inside_a_parallel_loop(level):
     ir = f.inspect("ir")
     assert "SIMD lanes" in ir
     assert ("[parallel]" in ir) == (level == 3)
+
+
+# ---- random lane loops ----------------------------------------------------------------------
+# Small generated programs in the lane subset: a while under a mask with an early exit, ifs,
+# an inner for, divisions and square roots that may raise in one lane, indices that may fall
+# out of range, float and int reductions. Each runs under CPython and compiled (check()).
+
+def _lane_source(seed):
+    import random
+
+    r = random.Random(seed)
+    leaves = ["x", "y", "a[j]", "j * 0.5", "1.5", "-0.25", "2.0", "k * 1.0"]
+
+    def fexpr(d, leaves=leaves):
+        if d == 0 or r.random() < 0.3:
+            return r.choice(leaves)
+        a, b = fexpr(d - 1, leaves), fexpr(d - 1, leaves)
+        c = r.random()
+        if c < 0.7:
+            return f"({a} {r.choice(['+', '-', '*', '*', '/'])} {b})"
+        if c < 0.85:
+            return f"math.sqrt({a})"
+        return f"abs({a})"
+
+    cmp_ = lambda: f"{fexpr(1)} {r.choice(['<', '>', '<=', '!=', '=='])} {fexpr(1)}"
+    step = r.choice(["", "", ", 2", ", 3"])
+    rng = "range(n - 1, -1, -1)" if r.random() < 0.2 else f"range(0, n{step})"
+    shift = r.choice(["j", "j", "j + 1", "(n - 1 - j)"])
+    lines = [
+        "import math",
+        "def f(a, out, n, m, q):",
+        "    total = 0.0",
+        "    count = 0",
+        f"    for j in {rng}:",
+        f"        x = a[{shift}]",
+        "        k = 0",
+        f"        y = {fexpr(2, ['x', 'a[j]', 'j * 0.5', '1.5', '0.0'])}",
+        "        limit = m",
+        "        while k < limit:",
+        f"            x = {fexpr(2)}",
+        f"            y = {fexpr(2)}",
+        "            k += 1",
+        f"            if {cmp_()}:",
+        "                limit = k",
+    ]
+    if r.random() < 0.5:
+        lines += [f"            else:", f"                y = {fexpr(1)}"]
+    lines += [
+        "        for p in range(q):",
+        f"            x = x + a[p] * {fexpr(1)}",
+        f"        if {cmp_()}:",
+        f"            total += k * {r.choice(['0.5', '-1.25', '3.0'])}",
+        "            count += k",
+        f"        out[j] = {fexpr(2)}",
+        "    return total + count",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_lane_loops(seed, tmp_path):
+    import importlib.util
+
+    src = _lane_source(seed)
+    path = tmp_path / f"lanes_{seed}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(f"lanes_{seed}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    g = np.random.default_rng(seed)
+    n = int(g.integers(5, 30))
+    a = g.uniform(-3.0, 3.0, n + 2)
+    a[g.integers(0, n)] = 0.0
+    with np.errstate(all="ignore"):
+        check(mod.f, lambda: (a.copy(), np.zeros(n + 2), n, 7, 2))
+        if not FAKE_JIT:
+            assert "SIMD lanes" in jitted(mod.f).inspect("ir"), src
