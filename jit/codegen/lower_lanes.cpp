@@ -459,13 +459,53 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
     if ((!assigned.count(r) || std::count(s.lane_reductions.begin(), s.lane_reductions.end(), r)) && !forVars.count(r) &&
         r != s.slot && !((size_t)r < sure.size() && sure[r]))
       ok = b.CreateAnd(ok, b.CreateLoad(b.getInt1Ty(), defined[r]));
+  // Stores wait for the step's end, and lanes read before earlier lanes' stores: that is exact
+  // only if no array the loop writes shares memory with another array it touches, or with
+  // itself (two names for one buffer, a view with a zero stride); the scalar loop runs otherwise.
+  std::set<int> written, touched;
+  std::function<void(const ir::Block&)> arrays = [&](const ir::Block& blk) {
+    for (auto& st : blk) {
+      if (st->kind == StmtKind::Store) written.insert(st->args[0]->slot);
+      arrays(st->body);
+      arrays(st->orelse);
+    }
+  };
+  arrays(s.body);
+  ir::forEachExpr(s.body, [&](const ir::Expr& e) {
+    if (e.kind == ExprKind::Index && e.args[0]->kind == ExprKind::Var && e.args[0]->type.isArray())
+      touched.insert(e.args[0]->slot);
+  });
+  touched.insert(written.begin(), written.end());
   BasicBlock* pre = b.GetInsertBlock();
+  auto* contB = newBB("lanes.cont");
+  BasicBlock* overlapB = nullptr;
+  if (!written.empty()) {  // (after the bound check: the arrays' slots hold arrays)
+    overlapB = newBB("lanes.overlap");
+    b.CreateCondBr(ok, overlapB, contB);
+    b.SetInsertPoint(overlapB);
+    auto arr = [&](int slot) {
+      return Val{b.CreateFreeze(b.CreateLoad(m.arrayTy, slots[slot])), f.locals[slot].type};
+    };
+    ok = b.getTrue();
+    for (int w : written) {
+      Val aw = arr(w);
+      ok = b.CreateAnd(ok, noSelfOverlap(aw));
+      Value *lw, *hw;
+      byteSpan(aw, lw, hw);
+      for (int x : touched) {
+        if (x == w) continue;
+        Value *lx, *hx;
+        byteSpan(arr(x), lx, hx);
+        ok = b.CreateAnd(ok, b.CreateOr(b.CreateICmpULE(hw, lx), b.CreateICmpULE(hx, lw)));
+      }
+    }
+  }
   auto* setupB = newBB("lanes.setup");
   auto* headB = newBB("lanes.head");
   auto* bodyB = newBB("lanes.body");
   auto* doneB = newBB("lanes.done");
-  auto* contB = newBB("lanes.cont");
   L.bailB = newBB("lanes.bail");
+  BasicBlock* checkB = b.GetInsertBlock();
   b.CreateCondBr(ok, setupB, contB);
   b.SetInsertPoint(setupB);
   for (int slot : assigned)
@@ -504,6 +544,7 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   b.SetInsertPoint(contB);
   PHINode* from = b.CreatePHI(b.getInt64Ty(), 3, "lanes.scalar.from");
   from->addIncoming(i64(0), pre);
+  if (overlapB) from->addIncoming(i64(0), checkB);
   from->addIncoming(nv, doneB);
   from->addIncoming(kv, L.bailB);
   return from;

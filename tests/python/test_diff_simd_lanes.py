@@ -450,3 +450,43 @@ def test_random_lane_loops(seed, tmp_path, level):
         disp = epochpp.jit(mod.f, level=level)  # Level 3: the loop on the workers; the serial fallback in lanes
         check(mod.f, lambda: (a.copy(), np.zeros(n + 2), n, 7, 2), disp=disp)
         assert "SIMD lanes" in disp.inspect("ir"), src
+
+
+def smear(a, out):  # with out is a: each iteration reads what the one before wrote
+    for j in range(1, a.shape[0]):
+        s = 0.0
+        for k in range(2):
+            s += a[j - 1] * 0.5
+        out[j] = s + 1.0
+    return out[a.shape[0] - 1]
+
+
+def zero_stride(a, out):  # out[j, 0] and out[j, 1] are one element when axis 1 has stride 0
+    for j in range(a.shape[0]):
+        s = 0.0
+        for k in range(2):
+            s += a[j]
+        out[j, 0] = s
+        out[j, 1] = out[j, 1] + 1.0
+    return out[0, 1]
+
+
+@pytest.mark.parametrize("alias", [False, True])
+def test_arrays_sharing_memory(alias):
+    """Stores wait for the end of a step: an array written that shares memory with another array
+    the loop touches, or with itself, must send the loop to the scalar path."""
+
+    def make_smear():
+        x = np.arange(13.0)
+        return (x, x) if alias else (x, np.zeros(13))
+
+    def make_zero_stride():
+        buf = np.zeros(13)
+        out = np.lib.stride_tricks.as_strided(buf, shape=(13, 2), strides=(8, 0)) if alias else np.zeros((13, 2))
+        return np.arange(13.0), out
+
+    check(smear, make_smear)
+    check(zero_stride, make_zero_stride)
+    if not FAKE_JIT:
+        assert "SIMD lanes" in jitted(smear).inspect("ir")
+        assert "SIMD lanes" in jitted(zero_stride).inspect("ir")
