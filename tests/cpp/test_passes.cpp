@@ -316,6 +316,48 @@ TEST(GoldenPipeline, BoundsChecksHoistedOutOfLoop) {
   expectGolden("bounds_hoist", print(b.f));
 }
 
+// def rows(out, m):
+//     total = 0
+//     for j in range(len(out)):
+//         k = 0
+//         while k < m:
+//             k = k + 1
+//         out[j] = k
+//         total = total + k
+//     return total
+// (carried = True: `total = total * 2 + k`, a value carried between iterations)
+static Fn laneRows(bool carried) {
+  Fn b("rows", {"out", "m"});
+  int total = b.local("total"), j = b.local("j"), k = b.local("k");
+  ExprPtr next = carried ? mkBinary(Op::Add, mkBinary(Op::Mul, mkVar(total, 8), mkConstInt(2, 8), 8), mkVar(k, 8), 8)
+                         : mkBinary(Op::Add, mkVar(total, 8), mkVar(k, 8), 8);
+  b.f.body = {
+      mkAssign(total, mkConstInt(0, 2), 2),
+      mkFor(j, mkRange(mkConstInt(0, 3), mkIntrinsic("len", {b.var("out", 3)}, 3), mkConstInt(1, 3), 3),
+            {mkAssign(k, mkConstInt(0, 4), 4),
+             mkWhile(mkCompare(Op::Lt, mkVar(k, 5), b.var("m", 5), 5), {mkAssign(k, mkBinary(Op::Add, mkVar(k, 6), mkConstInt(1, 6), 6), 6)}, {}, 5),
+             mkStore(b.var("out", 7), {mkVar(j, 7)}, mkVar(k, 7), 7), mkAssign(total, next, 8)},
+            {}, 3),
+      mkReturn(mkVar(total, 9), 9)};
+  runPipeline(b.f, {Arr(Kind::NpInt64, 1), S(Kind::Int)}, kNoCallees);
+  return b;
+}
+
+TEST(GoldenPipeline, LoopAroundWhileRunsInLanes) {
+  Fn b = laneRows(false);
+  const Stmt& loop = *b.f.body[1];
+  ASSERT_EQ(loop.kind, StmtKind::For);
+  EXPECT_TRUE(loop.lanes);
+  ASSERT_EQ(loop.lane_reductions.size(), 1u);
+  EXPECT_EQ(loop.lane_reductions[0], b.f.slotOf("total"));
+  expectGolden("simd_lanes", print(b.f));
+}
+
+TEST(SimdLanes, CarriedValueKeepsTheLoopScalar) {
+  Fn b = laneRows(true);
+  EXPECT_FALSE(b.f.body[1]->lanes);
+}
+
 // ---- promotion table -----------------------------------------------------------------------------
 
 Kind R(Op op, Kind a, Kind b, bool nonneg = false) {
