@@ -273,6 +273,21 @@ struct Marker {
     assignedSlots(s.body, assigned, forVars);
     for (int v : forVars)
       if (assigned.count(v)) return false;  // an inner loop variable also assigned: not one value per lane
+    // an inner loop variable read outside its loop (after a loop that ran 0 times it is what an
+    // earlier iteration left, or unbound): not for lanes
+    auto readsOf = [](const Block& blk, int v) {
+      int n = 0;
+      forEachExpr(blk, [&](const Expr& e) { n += e.kind == ExprKind::Var && e.slot == v; });
+      return n;
+    };
+    std::function<bool(const Block&)> innerOk = [&](const Block& blk) {
+      for (auto& st : blk) {
+        if (st->kind == StmtKind::For && readsOf(s.body, st->slot) != readsOf(st->body, st->slot)) return false;
+        if (!innerOk(st->body) || !innerOk(st->orelse)) return false;
+      }
+      return true;
+    };
+    if (!innerOk(s.body)) return false;
     c.innerVars = forVars;
     c.varying = assigned;
     c.varying.insert(s.slot);

@@ -490,3 +490,19 @@ def test_arrays_sharing_memory(alias):
     if not FAKE_JIT:
         assert "SIMD lanes" in jitted(smear).inspect("ir")
         assert "SIMD lanes" in jitted(zero_stride).inspect("ir")
+
+
+def inner_var_after(a, out, q):  # p after an inner loop that may run 0 times: stays scalar
+    for j in range(a.shape[0]):
+        s = 0.0
+        for p in range(q):
+            s += a[j] * p
+        out[j] = s + p  # q == 0: UnboundLocalError
+    return out[0]
+
+
+@pytest.mark.parametrize("q", [0, 3])
+def test_inner_loop_variable_read_after_its_loop(q):
+    check(inner_var_after, lambda: (np.arange(9.0), np.zeros(9), q))
+    if not FAKE_JIT:
+        assert "SIMD lanes" not in jitted(inner_var_after).inspect("ir")
