@@ -9,6 +9,7 @@ the steps, the scalar remainder and loops too short for a step.
 """
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -427,7 +428,8 @@ def _lane_source(seed):
     return "\n".join(lines) + "\n"
 
 
-@pytest.mark.parametrize("seed", range(40))
+# EPOCHPP_LANES_FUZZ=N runs N programs (a longer search; the default keeps the suite quick)
+@pytest.mark.parametrize("seed", range(int(os.environ.get("EPOCHPP_LANES_FUZZ", "40"))))
 def test_random_lane_loops(seed, tmp_path, level):
     import importlib.util
 
