@@ -178,10 +178,10 @@ struct FnLowering {
   void overflowVersions(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* to,
                         const std::function<void()>& emitLoop, llvm::Value* canShrink = nullptr,
                         llvm::BasicBlock* shrinkB = nullptr);
-  // SIMD lanes (lower_lanes.cpp): runs iterations [0, nv) of loop s (n iterations, i = start +
-  // k*step) W at a time, nv < n; returns the k from which the scalar loop goes on (nv, or the
-  // first of the W iterations that had to be sent back to it)
-  llvm::Value* laneLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);
+  // SIMD lanes (lower_lanes.cpp): runs iterations k in [from, nv) of loop s (i = start + k*step)
+  // W at a time, nv < n; returns the k from which the scalar loop goes on to n (nv, `from`, or
+  // the first of the W iterations that had to be sent back to it)
+  llvm::Value* laneLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* n);
   // Level 3 (lower_parallel.cpp)
   llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);
   void byteSpan(Val a, llvm::Value*& lo, llvm::Value*& hi);

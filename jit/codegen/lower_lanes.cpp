@@ -434,7 +434,7 @@ void slotsRead(const ir::Expr& e, std::set<int>& out) {
 
 }  // namespace
 
-Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value* n) {
+Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* n) {
   unsigned W = (unsigned)m.in.simd_lanes;
   Lanes L(*this, s, W);
   // which locals have a value per lane, and which the body reads as one value
@@ -454,7 +454,7 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   for (int r : s.lane_reductions) reads.insert(r);
   // W + 1 iterations or more (the last one is the scalar loop's), and every local read as one
   // value bound (else the scalar loop raises UnboundLocalError where CPython does)
-  Value* ok = b.CreateICmpUGT(n, i64(W));
+  Value* ok = b.CreateICmpUGT(b.CreateSub(n, from), i64(W));
   for (int r : reads)
     if ((!assigned.count(r) || std::count(s.lane_reductions.begin(), s.lane_reductions.end(), r)) && !forVars.count(r) &&
         r != s.slot && !((size_t)r < sure.size() && sure[r]))
@@ -515,11 +515,11 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
       b.CreateStore(Constant::getNullValue(L.vty(k)), a);  // defined values in lanes never assigned
       L.vslot[slot] = a;
     }
-  Value* nv = b.CreateMul(b.CreateUDiv(b.CreateSub(n, i64(1)), i64(W)), i64(W));
+  Value* nv = b.CreateAdd(from, b.CreateMul(b.CreateUDiv(b.CreateSub(b.CreateSub(n, from), i64(1)), i64(W)), i64(W)));
   b.CreateBr(headB);
   b.SetInsertPoint(headB);
   PHINode* kv = b.CreatePHI(b.getInt64Ty(), 2, "lanes.k0");
-  kv->addIncoming(i64(0), setupB);
+  kv->addIncoming(from, setupB);
   b.CreateCondBr(b.CreateICmpULT(kv, nv), bodyB, doneB);
   b.SetInsertPoint(bodyB);
   Value* first = b.CreateAdd(start, b.CreateMul(kv, step));
@@ -542,12 +542,12 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   b.SetInsertPoint(L.bailB);
   b.CreateBr(contB);
   b.SetInsertPoint(contB);
-  PHINode* from = b.CreatePHI(b.getInt64Ty(), 3, "lanes.scalar.from");
-  from->addIncoming(i64(0), pre);
-  if (overlapB) from->addIncoming(i64(0), checkB);
-  from->addIncoming(nv, doneB);
-  from->addIncoming(kv, L.bailB);
-  return from;
+  PHINode* resume = b.CreatePHI(b.getInt64Ty(), 4, "lanes.scalar.from");
+  resume->addIncoming(from, pre);
+  if (overlapB) resume->addIncoming(from, checkB);
+  resume->addIncoming(nv, doneB);
+  resume->addIncoming(kv, L.bailB);
+  return resume;
 }
 
 }  // namespace epochpp::codegen

@@ -233,6 +233,11 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
     bufs.push_back(buf);
   }
   Value* nchunks = b.CreateSelect(b.CreateICmpSLT(n, i64(kMaxChunks)), n, i64(kMaxChunks));
+  if (s.lanes && !m.gpu && m.in.simd_lanes >= 2) {  // chunks of 4 lane steps or more, so each runs in lanes
+    Value* most = b.CreateUDiv(n, i64(4 * m.in.simd_lanes));
+    most = b.CreateSelect(b.CreateICmpULT(most, i64(1)), i64(1), most);
+    nchunks = b.CreateSelect(b.CreateICmpULT(most, nchunks), most, nchunks);
+  }
   // outline the body
   auto* ft = FunctionType::get(b.getInt32Ty(), {ptrTy, b.getInt32Ty(), ptrTy, b.getInt64Ty(), b.getInt64Ty(), b.getInt64Ty()},
                                false);
@@ -390,7 +395,9 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
   // 0 <= kb <= ke <= n: no wrap. As the serial loop: an innermost loop in strips of 2**16 iterations
   // (Ctrl-C looked at between strips; a strip's int arithmetic checked once when its ranges are known)
   // accesses whose ranges are known here (bounds_hoist.cpp): checked once for the chunk
-  checkedVersions(s, start, step, kb, ke, exitB, exitB);
+  // a loop that also runs in SIMD lanes (lower_lanes.cpp) does so in each chunk
+  Value* from = s.lanes && !m.gpu && m.in.simd_lanes >= 2 ? laneLoop(s, start, step, kb, ke) : kb;
+  checkedVersions(s, start, step, from, ke, exitB, exitB);
   b.SetInsertPoint(exitB);
   int r = 0;
   for (auto& [slot, op] : s.reductions) {

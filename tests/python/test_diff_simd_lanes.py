@@ -508,3 +508,27 @@ def test_inner_loop_variable_read_after_its_loop(q):
     check(inner_var_after, lambda: (np.arange(9.0), np.zeros(9), q))
     if not FAKE_JIT:
         assert "SIMD lanes" not in jitted(inner_var_after).inspect("ir")
+
+
+@pytest.mark.skipif(FAKE_JIT, reason="compares levels of the real jit")
+@pytest.mark.parametrize("n", [600, 4003])
+def test_parallel_chunks_run_in_lanes(level, n):
+    """At Level 3 the pixel loop is parallel too: each worker's chunk (n / 256 iterations) runs
+    in lanes, its last iterations and any bail-out in the scalar loop."""
+    import epochpp
+
+    disp = epochpp.jit(escape, level=level)
+    check(escape, lambda: (np.zeros(n, np.int64), -2.0, 3.0 / n, 0.3, 40), disp=disp)
+    check(escape, lambda: (np.zeros(n, np.int64), -2.0, 3.0 / n, 0.0, 30), disp=disp)
+    ir = disp.inspect("ir")
+    assert "SIMD lanes" in ir
+    assert ("[parallel]" in ir) == (level == 3)
+
+
+@pytest.mark.skipif(FAKE_JIT, reason="compares levels of the real jit")
+@pytest.mark.parametrize("zero_at", [-1.0, 7.0, 1234.0])
+def test_error_in_a_lane_of_a_parallel_chunk(level, zero_at):
+    import epochpp
+
+    disp = epochpp.jit(divides, level=level)
+    check(divides, lambda: (np.linspace(1.0, 2.0, 2500), zero_at, np.zeros(2500)), disp=disp)
