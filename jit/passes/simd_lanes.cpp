@@ -21,7 +21,8 @@
 //    elements, x.shape[k] and len(x);
 //  * reductions `s = s + e` on an int or float `s`, at the top level of the body or in its `if`s;
 //  * after a store into an array, the body reads that array only at elements that differ from
-//    the stored one by a constant index (stores wait for the end of the W iterations).
+//    the stored one by a constant index (stores wait for the end of the W iterations);
+//  * an inner loop's variable is read only inside that loop.
 // The last iteration always runs in the scalar loop, so what the loop leaves in its variables
 // is what CPython leaves.
 #include <functional>
