@@ -14,7 +14,6 @@
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/MDBuilder.h>
 
-#include <algorithm>
 #include <map>
 #include <set>
 
@@ -439,15 +438,7 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   Lanes L(*this, s, W);
   // which locals have a value per lane, and which the body reads as one value
   std::set<int> assigned, forVars, reads;
-  std::function<void(const ir::Block&)> walk = [&](const ir::Block& blk) {
-    for (auto& st : blk) {
-      if (st->kind == StmtKind::Assign) assigned.insert(st->slot);
-      if (st->kind == StmtKind::For) forVars.insert(st->slot);
-      walk(st->body);
-      walk(st->orelse);
-    }
-  };
-  walk(s.body);
+  ir::assignedSlots(s.body, assigned, forVars);
   ir::forEachExpr(s.body, [&](const ir::Expr& e) {
     if (e.kind == ExprKind::Var) reads.insert(e.slot);
   });
@@ -456,7 +447,7 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   // value bound (else the scalar loop raises UnboundLocalError where CPython does)
   Value* ok = b.CreateICmpUGT(b.CreateSub(n, from), i64(W));
   for (int r : reads)
-    if ((!assigned.count(r) || std::count(s.lane_reductions.begin(), s.lane_reductions.end(), r)) && !forVars.count(r) &&
+    if ((!assigned.count(r) || L.isReduction(r)) && !forVars.count(r) &&
         r != s.slot && !((size_t)r < sure.size() && sure[r]))
       ok = b.CreateAnd(ok, b.CreateLoad(b.getInt1Ty(), defined[r]));
   // Stores wait for the step's end, and lanes read before earlier lanes' stores: that is exact
@@ -509,7 +500,7 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   b.CreateCondBr(ok, setupB, contB);
   b.SetInsertPoint(setupB);
   for (int slot : assigned)
-    if (!std::count(s.lane_reductions.begin(), s.lane_reductions.end(), slot)) {
+    if (!L.isReduction(slot)) {
       LK k = kindOf(f.locals[slot].type);
       AllocaInst* a = entryAlloca(L.vty(k), "lane");
       b.CreateStore(Constant::getNullValue(L.vty(k)), a);  // defined values in lanes never assigned

@@ -69,14 +69,6 @@ void FnLowering::tailJump(const ir::Stmt& s) {
   b.SetInsertPoint(newBB("after.tailcall"));
 }
 
-static bool containsLoop(const ir::Block& blk) {
-  for (auto& s : blk) {
-    if (s->kind == StmtKind::For || s->kind == StmtKind::While) return true;
-    if (containsLoop(s->body) || containsLoop(s->orelse)) return true;
-  }
-  return false;
-}
-
 void FnLowering::block(const ir::Block& blk) {
   for (auto& s : blk) stmt(*s);
 }
@@ -348,7 +340,7 @@ void FnLowering::countedLoop(const ir::Stmt& s, Value* start, Value* step, Value
 // bound must not send iterations that fit int64 to the slow loop. Chunking never changes results.
 void FnLowering::rangeLoops(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* n, BasicBlock* elseB,
                             BasicBlock* exitB) {
-  if (!containsLoop(s.body)) {
+  if (!ir::containsLoop(s.body)) {
     const int64_t CH = 1 << 16, CHMAX = int64_t(1) << 22;
     // Only loops with hoisted int overflow checks grow (the loops LLVM can fold into a closed
     // form): the extra phi and test cost a loop of 3 iterations entered 490,000 times (pairwise's

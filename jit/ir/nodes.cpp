@@ -220,6 +220,22 @@ StmtPtr mkReturn(ExprPtr v, int line) {
 }
 StmtPtr mkPass(int line) { return mks(StmtKind::Pass, line); }
 
+bool containsLoop(const Block& b) {
+  for (auto& s : b)
+    if (s->kind == StmtKind::For || s->kind == StmtKind::While || containsLoop(s->body) || containsLoop(s->orelse))
+      return true;
+  return false;
+}
+
+void assignedSlots(const Block& b, std::set<int>& assigned, std::set<int>& forVars) {
+  for (auto& s : b) {
+    if (s->kind == StmtKind::Assign) assigned.insert(s->slot);
+    if (s->kind == StmtKind::For) forVars.insert(s->slot);
+    assignedSlots(s->body, assigned, forVars);
+    assignedSlots(s->orelse, assigned, forVars);
+  }
+}
+
 bool intConstant(const Expr& e, int64_t& v) {
   if (e.kind == ExprKind::Const && e.type.kind == Kind::Int) {
     v = e.ival;

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -241,6 +242,11 @@ void forEachExpr(const Block& b, F&& f) {
     forEachExpr(s->orelse, f);
   }
 }
+
+// Whether b holds a `for` or `while` loop (at any depth).
+bool containsLoop(const Block& b);
+// The slots b binds, nested blocks included: `slot = ...` targets into `assigned`, `for` targets into `forVars`.
+void assignedSlots(const Block& b, std::set<int>& assigned, std::set<int>& forVars);
 
 // An int constant, or minus one (the frontend keeps `-50` as a negation): its value in v.
 bool intConstant(const Expr& e, int64_t& v);

@@ -280,14 +280,7 @@ struct Marker {
   bool independent(const Stmt& s, Analysis& a, std::vector<std::pair<int, Op>>& reds, std::string& why) {
     a.asserted = s.prange;
     if (a.anyDim) {
-      std::function<void(const Block&)> targets = [&](const Block& b) {
-        for (auto& st : b) {
-          if (st->kind == StmtKind::Assign || st->kind == StmtKind::For) a.assignedInLoop.insert(st->slot);
-          targets(st->body);
-          targets(st->orelse);
-        }
-      };
-      targets(s.body);
+      assignedSlots(s.body, a.assignedInLoop, a.assignedInLoop);
       a.assignedInLoop.insert(s.slot);
     }
     outsideUses(f.body, &s, a.outside);

@@ -217,21 +217,6 @@ struct Check {
   }
 };
 
-void assignedSlots(const Block& b, std::set<int>& assigned, std::set<int>& forVars) {
-  for (auto& s : b) {
-    if (s->kind == StmtKind::Assign) assigned.insert(s->slot);
-    if (s->kind == StmtKind::For) forVars.insert(s->slot);
-    assignedSlots(s->body, assigned, forVars);
-    assignedSlots(s->orelse, assigned, forVars);
-  }
-}
-
-bool hasLoop(const Block& b) {
-  for (auto& s : b)
-    if (s->kind == StmtKind::For || s->kind == StmtKind::While || hasLoop(s->body) || hasLoop(s->orelse)) return true;
-  return false;
-}
-
 // Stores wait for the end of the W iterations: after a top-level store into array A, the body
 // may read A only at elements that differ in a constant index (>= 0) of the same dimension.
 bool loadsAfterStoresOk(const Block& body) {
@@ -264,7 +249,7 @@ struct Marker {
     const Expr& r = *s.value;
     int64_t step = 0;
     if (r.kind != ExprKind::RangeMake || !intConstant(*r.args[2], step) || step == 0 || !s.orelse.empty() ||
-        f.locals[s.slot].type.kind != Kind::Int || !hasLoop(s.body))
+        f.locals[s.slot].type.kind != Kind::Int || !containsLoop(s.body))
       return false;
     std::vector<std::pair<int, Op>> reds;
     std::string why;

@@ -28,11 +28,8 @@ run). See README.md.
 from __future__ import annotations
 
 import argparse
-import ast
 import collections
 import contextlib
-import importlib.util
-import io
 import json
 import os
 import re
@@ -42,13 +39,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import warnings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import gen  # noqa: E402
+from fuzz_worker import core_path, worker_main  # noqa: E402
+import minimize_ast  # noqa: E402
+from reproducer import save_reproducer  # noqa: E402
 
 PSEED_STRIDE = 1_000_000
 MAX_CALL_PROGRAMS = 400          # a worker is replaced after this many programs (memory)
@@ -56,186 +55,6 @@ MAX_CALL_PROGRAMS = 400          # a worker is replaced after this many programs
 
 def pseed_of(seed, i):
     return seed * PSEED_STRIDE + i
-
-
-# ======================================================================================
-# Worker side: imports epochpp, runs programs, answers one JSON line per request.
-# ======================================================================================
-def use_source_tree():
-    """Put the repository's python/ first only when it holds a built extension (a developer's
-    tree); otherwise the installed epochpp is used (a clean clone after `pip install .`)."""
-    d = os.path.join(REPO, "python", "epochpp")
-    if os.path.isdir(d) and any(n.startswith("_core.") and n.endswith(".so") for n in os.listdir(d)):
-        sys.path.insert(0, os.path.join(REPO, "python"))
-
-
-class WorkerState:
-    def __init__(self):
-        use_source_tree()
-        sys.path.insert(0, os.path.join(REPO, "tests", "python"))
-        import numpy as np  # noqa: PLC0415
-
-        import diffharness  # noqa: PLC0415
-        import epochpp  # noqa: PLC0415
-
-        self.np = np
-        self.epochpp = epochpp
-        self.dh = diffharness
-        self.tmp = tempfile.mkdtemp(prefix="epochpp_fuzz_")
-        self.n = 0
-        import atexit  # noqa: PLC0415
-        import shutil  # noqa: PLC0415
-
-        atexit.register(shutil.rmtree, self.tmp, True)
-
-    def load(self, source):
-        self.n += 1
-        name = f"fz_{os.getpid()}_{self.n}"
-        path = os.path.join(self.tmp, name + ".py")
-        with open(path, "w") as fh:
-            fh.write(source)
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-        return name, path, mod
-
-    def unload(self, name, path):
-        sys.modules.pop(name, None)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-
-    @staticmethod
-    def call(fn, args):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = io.StringIO()
-            with contextlib.redirect_stdout(out):
-                try:
-                    return True, fn(*args)
-                except Exception as exc:  # noqa: BLE001 - compared by the caller
-                    return False, exc
-
-    @staticmethod
-    def describe(ok, val):
-        if not ok:
-            return f"raise {type(val).__name__}: {val}"
-        text = repr(val)
-        if len(text) > 300:
-            text = text[:300] + "..."
-        return f"return {type(val).__name__} {text}"
-
-    def compare(self, py, jit, py_args, jit_args, rtol=None, atol=None):
-        """(kind, detail) of the first difference, or None; plus a message-only note."""
-        (pok, pval), (jok, jval) = py, jit
-        if pok and not jok:
-            return ("exception-vs-value", f"CPython returned, epochpp raised "
-                    f"{type(jval).__name__}: {jval}"), None
-        if not pok and jok:
-            return ("value-vs-exception", f"CPython raised {type(pval).__name__}: {pval}, "
-                    f"epochpp returned {jval!r}"), None
-        note = None
-        if not pok:
-            if type(pval) is not type(jval):
-                return ("exception-type", f"{type(pval).__name__}: {pval} vs "
-                        f"{type(jval).__name__}: {jval}"), None
-            if str(pval) != str(jval):
-                note = f"{type(pval).__name__}: {str(pval)!r} vs {str(jval)!r}"
-        else:
-            d = self.dh.diff(pval, jval, rtol=rtol, atol=atol)
-            if d:
-                return ("type" if re.search(r": type \S+ != ", d) else "value", d), None
-            if self.dh._alias_pattern(pval, py_args) != self.dh._alias_pattern(jval, jit_args):
-                return ("aliasing", "returned arrays alias the arguments differently"), None
-        d = self.dh.diff(py_args, jit_args, rtol=rtol, atol=atol, path="args")
-        if d:
-            return ("arguments", d), note
-        return None, note
-
-    def run_source(self, source, arg_sets, levels=(2,)):
-        """Run every argument set under CPython, then under epochpp.jit at each level (one
-        dispatcher per level, fresh arguments for every call)."""
-        res = {"calls": [], "explain": {}, "error": None}
-        name = path = None
-        try:
-            name, path, mod = self.load(source)
-            fn = getattr(mod, gen.Program.FUNC)
-            disps = {lv: self.epochpp.jit(fn, level=lv) for lv in levels}
-            for src in arg_sets:
-                py_args = gen.build_args(src)
-                py = self.call(fn, py_args)
-                for lv, disp in disps.items():
-                    res["calls"].append(self.run_jit(disp, lv, src, py, py_args))
-            for lv, disp in disps.items():
-                try:
-                    res["explain"][str(lv)] = self.epochpp.explain(disp)
-                except Exception as err:  # noqa: BLE001
-                    res["explain"][str(lv)] = f"<explain failed: {type(err).__name__}: {err}>"
-        except Exception as err:  # noqa: BLE001 - a harness problem, reported as such
-            import traceback  # noqa: PLC0415
-
-            res["error"] = f"{type(err).__name__}: {err}\n{traceback.format_exc()[-2000:]}"
-        finally:
-            if name:
-                self.unload(name, path)
-        return res
-
-    def run_jit(self, disp, level, src, py, py_args):
-        jit_args = gen.build_args(src)
-        call = {"args": src, "level": level}
-        before = dict(disp.stats)
-        jit = self.call(disp, jit_args)
-        after = dict(disp.stats)
-        grew = {k: after[k] - before[k] for k in after}
-        call["status"] = ("deopt" if grew.get("deopts") else
-                          "native" if grew.get("native_calls") else
-                          "fallback" if grew.get("interpreted_calls") else "none")
-        call["py"] = self.describe(*py)
-        call["jit"] = self.describe(*jit)
-        call["py_exc"] = None if py[0] else type(py[1]).__name__
-        mismatch, note = self.compare(py, jit, py_args, jit_args)
-        call["reassoc"] = None
-        if mismatch and level >= 3 and mismatch[0] in ("value", "arguments") and \
-                "run on all cores" in disp.explain():
-            # the one documented exception at Level 3: parallel float reductions are
-            # reassociated and may differ in the last bits (absolutely, after cancellation)
-            close = self.compare(py, jit, py_args, jit_args, rtol=1e-9, atol=1e-6)[0]
-            if close is None:
-                call["reassoc"] = mismatch[1]
-                mismatch = None
-        call["mismatch"] = list(mismatch) if mismatch else None
-        call["msg_diff"] = note
-        return call
-
-
-def worker_main():
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)  # anything printed by programs or the library goes to stderr
-    try:
-        state = WorkerState()
-        state.epochpp._native()  # load the extension now: a broken build is not a mismatch
-        if os.environ.get("EPOCHPP_FUZZ_WARMUP"):
-            # --warmup: one compiled call with an array argument first. It hides bug H of
-            # README.md (a fresh process whose first signature takes only floats/bools and
-            # returns a NumPy scalar crashes), which the short CI round must not trip on.
-            state.run_source("import numpy as np\n\n\ndef f(a):\n    return a[0]\n",
-                             ["(np.ones(1),)"], (2, 3))
-    except BaseException as err:  # noqa: BLE001
-        proto.write(json.dumps({"fatal": f"{type(err).__name__}: {err}"}) + "\n")
-        return
-    proto.write(json.dumps({"ready": True, "core": core_path(), "tmp": state.tmp}) + "\n")
-    for line in sys.stdin:
-        req = json.loads(line)
-        if req["op"] == "program":
-            opts = gen.Options.parse(req.get("gen_opts", ""))
-            prog = gen.generate(req["pseed"], opts)
-            res = state.run_source(prog.source, prog.arg_sets, req.get("levels", (2,)))
-            res["features"] = sorted(prog.features)
-        elif req["op"] == "check":
-            res = state.run_source(req["source"], req["args"], req.get("levels", (2,)))
-        else:
-            res = {"error": f"unknown op {req['op']}"}
-        proto.write(json.dumps(res) + "\n")
 
 
 # ======================================================================================
@@ -250,25 +69,6 @@ def default_levels():
         return [2, 3, 4]
     except OSError:
         return [2, 3]
-
-
-def core_path():
-    """The compiled extension the workers load (resolved through the symlink)."""
-    dirs = [os.path.join(REPO, "python", "epochpp")]
-    try:
-        import importlib.util  # noqa: PLC0415
-        spec = importlib.util.find_spec("epochpp")
-        if spec and spec.origin:
-            dirs.append(os.path.dirname(spec.origin))
-    except (ImportError, ValueError):
-        pass
-    for d in dirs:
-        if not os.path.isdir(d):
-            continue
-        for name in sorted(os.listdir(d)):
-            if name.startswith("_core.") and name.endswith(".so"):
-                return os.path.realpath(os.path.join(d, name))
-    return None
 
 
 def core_stamp():
@@ -550,114 +350,6 @@ class Tally:
 
 
 # --------------------------------------------------------------------- minimization
-def _walk_index(tree):
-    return list(ast.walk(tree))
-
-
-def _stmt_lists(tree):
-    """(node index, field) of every statement list in the function definitions."""
-    out = []
-    for k, node in enumerate(_walk_index(tree)):
-        for field in ("body", "orelse"):
-            lst = getattr(node, field, None)
-            if isinstance(lst, list) and lst and isinstance(lst[0], ast.stmt) \
-                    and not isinstance(node, ast.Module):
-                out.append((k, field))
-    return out
-
-
-def _candidates(tree):
-    """Yield functions that edit a deep copy of ``tree`` (each returns the new tree or None)."""
-    import copy  # noqa: PLC0415
-
-    # drop whole helper functions and module-level constants
-    for i, node in enumerate(tree.body):
-        if isinstance(node, ast.Assign) or \
-                isinstance(node, ast.FunctionDef) and node.name != gen.Program.FUNC:
-            def drop(t, i=i):
-                del t.body[i]
-                return t
-            yield drop
-    # statements: delete, or replace a compound statement by its body / else
-    for k, field in _stmt_lists(tree):
-        n = len(getattr(_walk_index(tree)[k], field))
-        for i in range(n - 1, -1, -1):
-            def delete(t, k=k, field=field, i=i):
-                lst = getattr(_walk_index(t)[k], field)
-                del lst[i]
-                if not lst and field == "body":
-                    lst.append(ast.Pass())
-                return t
-            yield delete
-            for sub in ("body", "orelse"):
-                def hoist(t, k=k, field=field, i=i, sub=sub):
-                    lst = getattr(_walk_index(t)[k], field)
-                    st = lst[i]
-                    if not isinstance(st, (ast.If, ast.For, ast.While)) or not getattr(st, sub):
-                        return None
-                    lst[i:i + 1] = getattr(st, sub)
-                    return t
-                yield hoist
-    # expressions: replace a node by one of its operands
-    nodes = _walk_index(tree)
-    for k, node in enumerate(nodes):
-        if not isinstance(node, ast.expr):
-            continue
-        kids = [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
-        if isinstance(node, (ast.Name, ast.Constant, ast.Attribute)) or not kids:
-            continue
-        for j in range(len(kids)):
-            def replace(t, k=k, j=j):
-                nodes2 = _walk_index(t)
-                target = nodes2[k]
-                kid = [c for c in ast.iter_child_nodes(target) if isinstance(c, ast.expr)][j]
-                for parent in nodes2:
-                    for field, value in ast.iter_fields(parent):
-                        if value is target:
-                            setattr(parent, field, copy.deepcopy(kid))
-                            return t
-                        if isinstance(value, list):
-                            for m, v in enumerate(value):
-                                if v is target:
-                                    value[m] = copy.deepcopy(kid)
-                                    return t
-                return None
-            yield replace
-
-
-def _arg_candidates(source, args_src):
-    """Edits of the argument tuple: drop unused parameters, drop array elements."""
-    tree = ast.parse(source)
-    fdef = next(n for n in tree.body if isinstance(n, ast.FunctionDef)
-                and n.name == gen.Program.FUNC)
-    atree = ast.parse(args_src, mode="eval")
-    if isinstance(atree.body, ast.Tuple) and len(atree.body.elts) == len(fdef.args.args):
-        used = {n.id for n in ast.walk(fdef) if isinstance(n, ast.Name)}
-        for i, a in enumerate(fdef.args.args):
-            if a.arg not in used:
-                def drop(i=i):
-                    t, at = ast.parse(source), ast.parse(args_src, mode="eval")
-                    fd = next(n for n in t.body if isinstance(n, ast.FunctionDef)
-                              and n.name == gen.Program.FUNC)
-                    del fd.args.args[i]
-                    del at.body.elts[i]
-                    return ast.unparse(t) + "\n", _unparse_args(at)
-                yield drop
-    lists = [k for k, n in enumerate(_walk_index(atree)) if isinstance(n, ast.List)]
-    for k in lists:
-        n = len(_walk_index(atree)[k].elts)
-        for i in range(n - 1, -1, -1):
-            def shrink(k=k, i=i):
-                at = ast.parse(args_src, mode="eval")
-                del _walk_index(at)[k].elts[i]
-                return source, _unparse_args(at)
-            yield shrink
-
-
-def _unparse_args(atree):
-    return ast.unparse(atree)  # a 1-tuple comes out as "(x,)", the empty one as "()"
-
-
 def crash_key(why):
     """'crash:SIGSEGV', 'crash:exit', 'hang' from a worker's death description."""
     if why.startswith("hang"):
@@ -698,103 +390,12 @@ def minimize(source, args_src, kind, timeout, log_dir, budget_s=90.0, max_tries=
 
     deadline = time.monotonic() + budget_s
     best = still(source, args_src)
-    if best is None:
-        if state["worker"]:
-            state["worker"].close()
-        return source, args_src, None
-    changed = True
-    while changed and time.monotonic() < deadline and state["tries"] < max_tries:
-        changed = False
-        tree = ast.parse(source)
-        for edit in _candidates(tree):
-            if time.monotonic() > deadline:
-                break
-            new = edit(ast.parse(source))
-            if new is None:
-                continue
-            try:
-                src2 = ast.unparse(new) + "\n"
-            except Exception:  # noqa: BLE001 - an edit that made an invalid tree
-                continue
-            if src2 == source:
-                continue
-            r = still(src2, args_src)
-            if r is not None:
-                source, best, changed = src2, r, True
-                break
-        if changed:
-            continue
-        for edit in _arg_candidates(source, args_src):
-            if time.monotonic() > deadline:
-                break
-            src2, args2 = edit()
-            r = still(src2, args2)
-            if r is not None:
-                source, args_src, best, changed = src2, args2, r, True
-                break
+    if best is not None:
+        source, args_src, best = minimize_ast.reduce(source, args_src, best, still, deadline,
+                                                     lambda: state["tries"] < max_tries)
     if state["worker"]:
         state["worker"].close()
     return source, args_src, best
-
-
-REPRO_TEMPLATE = '''"""epochpp fuzz reproducer ({origin}).
-
-Mismatch: {kind}: {detail}
-CPython : {py}
-epochpp : {jit}
-
-Run: PYTHONPATH=python python3 {relpath}
-"""
-{source}
-
-ARG_SETS = {args!r}  # argument tuples (source text), called in order
-
-
-if __name__ == "__main__":
-    import warnings
-
-    import epochpp
-
-    def build(src):
-        return eval(src, {{"np": np, "math": math, "nan": math.nan, "inf": math.inf}})
-
-    def run(fn, args):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                v = fn(*args)
-                return f"return {{type(v).__name__}} {{v!r}}"
-            except Exception as e:  # noqa: BLE001
-                return f"raise {{type(e).__name__}}: {{e}}"
-
-    d = epochpp.jit(f, level={level})
-    for src in ARG_SETS:
-        pa, ja = build(src), build(src)
-        print("args    :", src)
-        print("CPython :", run(f, pa), "| args after:", pa)
-        print("epochpp :", run(d, ja), "| args after:", ja)
-    print("stats   :", d.stats)
-    print(epochpp.explain(d))
-'''
-
-
-def save_reproducer(save_dir, name, origin, kind, detail, source, args_src, call, level=None):
-    os.makedirs(save_dir, exist_ok=True)
-    path = os.path.join(save_dir, name)
-    lines = source.strip("\n").splitlines()
-    while lines and lines[0].strip() in ("import math", "import numpy as np", ""):
-        lines.pop(0)
-    body = "\n".join(lines)
-    with open(path, "w") as fh:
-        fh.write(REPRO_TEMPLATE.format(
-            origin=origin + (f", Level {level}" if level else ""), level=level or 2,
-            kind=kind, detail=detail.replace('"""', "'''")[:600],
-            py=(call or {}).get("py", "?")[:300].replace('"""', "'''"),
-            jit=(call or {}).get("jit", "?")[:300].replace('"""', "'''"),
-            relpath=os.path.relpath(path, REPO) if path.startswith(REPO) else path,
-            source="import math\n\nimport numpy as np\n\n\n" + body + "\n",
-            args=args_src if isinstance(args_src, list) else [args_src]))
-    return path
 
 
 # ------------------------------------------------------------------------- main loop
