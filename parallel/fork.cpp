@@ -39,6 +39,7 @@ void prepare() {
   workersStopped = false;
   // A serial process holds a copy of a market whose workers are gone: finalize() would wait for them.
   if (s.serial || s.inFlight > 0) return;
+  lingerStop();  // workers spinning after the last loop (linger.h) stop; waits until they have
   delete s.arena;  // terminates it; nothing uses it (no loop in flight, and mu keeps new ones out)
   s.arena = nullptr;
   oneapi::tbb::task_scheduler_handle handle{oneapi::tbb::attach{}};

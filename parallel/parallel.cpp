@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 
+#include "parallel/linger.h"
 #include "parallel/scheduler.h"
 #include "parallel/tsan.h"
 
@@ -21,6 +22,7 @@ int maxThreads() {
 }
 
 namespace detail {
+
 Scheduler& scheduler() {
   static Scheduler* s = new Scheduler;
   return *s;
@@ -29,6 +31,14 @@ Scheduler& scheduler() {
 
 namespace {
 
+// The most a worker spins after a loop, in microseconds (linger.h); read with the thread count.
+int64_t lingerCap() {
+  const char* env = std::getenv("EPOCHPP_WORKER_LINGER_US");  // the registry's variable, read here as above
+  if (!env || !*env) return 5000;
+  long long v = std::atoll(env);
+  return v > 0 ? (int64_t)v : 0;
+}
+
 // The arena this call runs on, counted as in flight; nullptr when this process must run loops serially.
 detail::Arena* enter() {
   detail::Scheduler& s = detail::scheduler();
@@ -36,7 +46,10 @@ detail::Arena* enter() {
   if (s.serial) return nullptr;
   if (!s.arena) {
     // The size is read once: an arena remade after a fork() keeps it, as docs/levels.md promises.
-    if (s.threads == 0) s.threads = maxThreads();
+    if (s.threads == 0) {
+      s.threads = maxThreads();
+      s.linger = lingerCap();
+    }
     // Leaked at exit: destroying it then would race TBB's own teardown, and in a serial fork child it
     // would touch workers that do not exist.
     s.arena = new detail::Arena(s.threads);
@@ -45,6 +58,7 @@ detail::Arena* enter() {
       s.forkHandlersInstalled = true;
     }
   }
+  detail::lingerLoopStarts(s);  // spinning workers take this loop's chunks
   ++s.inFlight;
   return s.arena;
 }
@@ -52,7 +66,7 @@ detail::Arena* enter() {
 void leave() {
   detail::Scheduler& s = detail::scheduler();
   std::lock_guard<std::mutex> lock(s.mu);
-  --s.inFlight;
+  if (--s.inFlight == 0) detail::lingerLoopEnded(s);  // workers spin a while for the next loop
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 //    about as much as the writes themselves, spread over the cores.
 //  * span: otherwise (epochpp.prange, a transposed array), the whole byte span of every written
 //    array is copied up front by the calling thread.
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -127,7 +128,7 @@ void keepRows(const Kept& k, int64_t start, int64_t step, int64_t kb, int64_t ke
 
 }  // namespace
 
-extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, void* body, void* env,
+extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, int64_t align, void* body, void* env,
                                       const EpWritten* written, int32_t nwritten, int64_t start, int64_t step,
                                       int32_t rows, int32_t keep) {
   using namespace epochpp;
@@ -164,9 +165,18 @@ extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, vo
     ep_rt_raise(ctx, EP_EXC_MEMORY, 0, "cannot keep a copy of the arrays a parallel loop writes");
     return EP_ERROR;
   }
+  // chunk c: [units·c/nchunks, units·(c+1)/nchunks) in units of `align` iterations (a loop in
+  // SIMD lanes: whole lane steps), the last one cut at n
+  if (align < 1) align = 1;
+  int64_t units = n / align + (n % align != 0);
+  bool narrow = units <= INT64_MAX / nchunks;  // units·c fits in 64 bits (no 128-bit division per chunk)
+  auto cut = [&](int64_t c) {
+    int64_t u = narrow ? units * c / nchunks : (int64_t)((__int128)units * c / nchunks);
+    return std::min(n, align * u);
+  };
   auto bounds = [&](int64_t c, int64_t& kb, int64_t& ke) {
-    kb = (int64_t)((__int128)n * c / nchunks);
-    ke = (int64_t)((__int128)n * (c + 1) / nchunks);
+    kb = cut(c);
+    ke = cut(c + 1);
   };
   std::vector<unsigned char> started((size_t)nchunks, 0);
   std::atomic<int> failed{0}, interrupted{0};
@@ -174,33 +184,40 @@ extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, vo
     profiler::ModeScope mode(profiler::kModeParallel);
     parallel::parallelFor(nchunks, 1, [&](int64_t cb, int64_t ce) {
       profiler::ModeScope worker(profiler::kModeParallel);
+      // the chunks' own call state (one per run of consecutive chunks on one thread): a callee
+      // may allocate an array, taking the GIL for it
+      runtime::CallState cs;
+      EpCtx local;
+      std::memset(&local, 0, sizeof local);
+      local.depth_limit = ctx->depth_limit;
+      local.owned = &cs;
+      bool wasWorker = runtime::setMapWorker(true);  // Ctrl-C: stop; the calling thread raises
       for (int64_t c = cb; c < ce; ++c) {
-        if (failed.load(std::memory_order_relaxed)) return;  // another chunk failed: the call deopts
+        if (failed.load(std::memory_order_relaxed)) break;  // another chunk failed: the call deopts
         int64_t kb, ke;
         bounds(c, kb, ke);
         if (rowMode)
           for (const Kept& k : kept) keepRows(k, start, step, kb, ke, false);
         started[(size_t)c] = 1;
-        EpCtx local;
-        std::memset(&local, 0, sizeof local);
-        local.depth_limit = ctx->depth_limit;
-        // the chunk's own call state: a callee may allocate an array (taking the GIL for it)
-        auto* cs = new runtime::CallState;
-        local.owned = cs;
-        bool wasWorker = runtime::setMapWorker(true);  // Ctrl-C: stop; the calling thread raises
         int32_t st = fn(&local, 0, env, kb, ke, c);
-        runtime::setMapWorker(wasWorker);
         if (st != EP_OK) {
           if (local.exc_kind == EP_EXC_KEYBOARD_INTERRUPT) interrupted.store(1);
           failed.store(1);  // a Python exception it holds is dropped: the serial re-run raises it
+          break;
         }
-        if (cs->owned.empty() && cs->scratch.empty() && !cs->exc_type) {
-          delete cs;
-        } else {
-          PyGILState_STATE g = PyGILState_Ensure();  // releasing Python objects needs the GIL
-          delete cs;
-          PyGILState_Release(g);
+      }
+      runtime::setMapWorker(wasWorker);
+      if (!cs.owned.empty() || !cs.scratch.empty() || cs.exc_type) {
+        PyGILState_STATE g = PyGILState_Ensure();  // releasing Python objects needs the GIL
+        {
+          runtime::CallState done;  // takes what cs holds; its destructor releases it, here
+          std::swap(done.owned, cs.owned);
+          std::swap(done.scratch, cs.scratch);
+          std::swap(done.exc_type, cs.exc_type);
+          std::swap(done.exc_value, cs.exc_value);
+          std::swap(done.exc_tb, cs.exc_tb);
         }
+        PyGILState_Release(g);
       }
     });
   }

@@ -19,6 +19,8 @@ const std::vector<Setting>& all() {
       {"opt_level", "EPOCHPP_OPT_LEVEL", "3", "LLVM optimisation level (0-3)"},
       {"perf_map", "EPOCHPP_PERF_MAP", "0", "1: name compiled functions for Linux perf in /tmp/perf-<pid>.map (read once)"},
       {"num_threads", "EPOCHPP_NUM_THREADS", "0", "worker threads for Level 3 (0: all cores)"},
+      {"worker_linger_us", "EPOCHPP_WORKER_LINGER_US", "5000",
+       "Level 3: the most microseconds workers spin after a parallel loop, waiting for the next (0: never)"},
       {"parallel_min_work", "EPOCHPP_PARALLEL_MIN_WORK", "200000",
        "Level 3: estimated operations (iterations x cost) below which a parallel loop runs serially; 0: always parallel (testing)"},
       {"simd_lanes", "EPOCHPP_SIMD_LANES", "auto",

@@ -12,6 +12,10 @@ the inputs. A process's ratio is the median over its pairs of L2 time / L3 time,
 a ratio see the same machine; the table gives the median of the K processes' ratios and their
 range (on a shared VM a process can land in a slow spell, and layouts differ from process to
 process). Results are checked against Level 2's with kernels.py's tolerances.
+
+The measuring processes run with OPENBLAS_NUM_THREADS=1 unless it is set: NumPy's OpenBLAS
+threads spin for ~0.1 s after `import numpy`, and on 2 cores that took the second core from
+Level 3's worker for the first ~30 calls of a process (docs/levels.md). No kernel here calls BLAS.
 """
 import argparse
 import json
@@ -84,6 +88,7 @@ def main(argv=None):
     print("|---|---|---|---|---|---|---|---|---|")
     for t in [int(x) for x in o.threads.split(",")]:
         env = dict(os.environ, EPOCHPP_NUM_THREADS=str(t))
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "--rounds", str(o.rounds), "--only", ",".join(names)]
         if o.size:
             cmd += ["--size", o.size]

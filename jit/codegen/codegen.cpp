@@ -92,7 +92,7 @@ FunctionCallee ModuleLowering::rt(const std::string& name) {
   else if (name == "ep_rt_scratch_free") ft = FunctionType::get(v, {ptr, ptr}, false);
   else if (name == "ep_rt_math_hypot") ft = FunctionType::get(i32, {ptr, dbl, dbl, ptr}, false);
   else if (name == "ep_rt_parallel_for")
-    ft = FunctionType::get(i32, {ptr, i64, i64, ptr, ptr, ptr, i32, i64, i64, i32, i32}, false);
+    ft = FunctionType::get(i32, {ptr, i64, i64, i64, ptr, ptr, ptr, i32, i64, i64, i32, i32}, false);
   else if (name == "ep_rt_gpu_for") ft = FunctionType::get(i32, {ptr, ptr}, false);
   else if (name == "ep_rt_int_truediv") ft = FunctionType::get(dbl, {i64, i64}, false);
   else if (name == "ep_rt_check_signals") ft = FunctionType::get(i32, {ptr}, false);

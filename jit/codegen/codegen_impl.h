@@ -179,9 +179,12 @@ struct FnLowering {
                         const std::function<void()>& emitLoop, llvm::Value* canShrink = nullptr,
                         llvm::BasicBlock* shrinkB = nullptr);
   // SIMD lanes (lower_lanes.cpp): runs iterations k in [from, nv) of loop s (i = start + k*step)
-  // W at a time, nv < n; returns the k from which the scalar loop goes on to n (nv, `from`, or
-  // the first of the W iterations that had to be sent back to it)
-  llvm::Value* laneLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* n);
+  // W at a time; returns the k from which the scalar loop goes on to n (nv, `from`, or the first
+  // of the W iterations that had to be sent back to it). With lastScalar, nv < n: the loop's last
+  // iteration runs in the scalar loop, which leaves CPython's values in the variables; a Level 3
+  // chunk, whose variables die with it, passes false (nv: the last multiple of W steps).
+  llvm::Value* laneLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* n,
+                        bool lastScalar = true);
   // Level 3 (lower_parallel.cpp)
   llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);
   void byteSpan(Val a, llvm::Value*& lo, llvm::Value*& hi);

@@ -202,7 +202,10 @@ Val FnLowering::pyIntOp(Op op, Value* a, Value* c, int line) {
     case Op::FloorDiv: case Op::Mod: {
       raiseIf(b.CreateICmpEQ(c, zero), EP_EXC_ZERO_DIVISION,
               op == Op::Mod ? "integer modulo by zero" : "integer division or modulo by zero", line);
-      deoptIf(b.CreateAnd(b.CreateICmpEQ(a, i64(INT64_MIN)), b.CreateICmpEQ(c, i64(-1))));
+      // INT64_MIN // -1 is 2**63, beyond int64: the interpreter's. x % -1 is 0 for every x: divide
+      // by 1 instead (the machine division traps on INT64_MIN / -1), so % never deopts.
+      if (op == Op::FloorDiv) deoptIf(b.CreateAnd(b.CreateICmpEQ(a, i64(INT64_MIN)), b.CreateICmpEQ(c, i64(-1))));
+      else c = b.CreateSelect(b.CreateICmpEQ(c, i64(-1)), i64(1), c);
       Value* q = b.CreateSDiv(a, c);
       Value* r = b.CreateSRem(a, c);
       Value* adj = b.CreateAnd(b.CreateICmpNE(r, zero), b.CreateICmpNE(b.CreateICmpSLT(r, zero), b.CreateICmpSLT(c, zero)));

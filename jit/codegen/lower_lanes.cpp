@@ -433,7 +433,7 @@ void slotsRead(const ir::Expr& e, std::set<int>& out) {
 
 }  // namespace
 
-Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* n) {
+Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value* from, Value* n, bool lastScalar) {
   unsigned W = (unsigned)m.in.simd_lanes;
   Lanes L(*this, s, W);
   // which locals have a value per lane, and which the body reads as one value
@@ -443,9 +443,9 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
     if (e.kind == ExprKind::Var) reads.insert(e.slot);
   });
   for (int r : s.lane_reductions) reads.insert(r);
-  // W + 1 iterations or more (the last one is the scalar loop's), and every local read as one
-  // value bound (else the scalar loop raises UnboundLocalError where CPython does)
-  Value* ok = b.CreateICmpUGT(b.CreateSub(n, from), i64(W));
+  // W + 1 iterations or more (the last one is the scalar loop's; W without lastScalar), and every
+  // local read as one value bound (else the scalar loop raises UnboundLocalError where CPython does)
+  Value* ok = lastScalar ? b.CreateICmpUGT(b.CreateSub(n, from), i64(W)) : b.CreateICmpUGE(b.CreateSub(n, from), i64(W));
   for (int r : reads)
     if ((!assigned.count(r) || L.isReduction(r)) && !forVars.count(r) &&
         r != s.slot && !((size_t)r < sure.size() && sure[r]))
@@ -506,7 +506,9 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
       b.CreateStore(Constant::getNullValue(L.vty(k)), a);  // defined values in lanes never assigned
       L.vslot[slot] = a;
     }
-  Value* nv = b.CreateAdd(from, b.CreateMul(b.CreateUDiv(b.CreateSub(b.CreateSub(n, from), i64(1)), i64(W)), i64(W)));
+  Value* todo = b.CreateSub(n, from);
+  if (lastScalar) todo = b.CreateSub(todo, i64(1));
+  Value* nv = b.CreateAdd(from, b.CreateMul(b.CreateUDiv(todo, i64(W)), i64(W)));
   b.CreateBr(headB);
   b.SetInsertPoint(headB);
   PHINode* kv = b.CreatePHI(b.getInt64Ty(), 2, "lanes.k0");

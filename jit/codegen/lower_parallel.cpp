@@ -233,7 +233,10 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
     bufs.push_back(buf);
   }
   Value* nchunks = b.CreateSelect(b.CreateICmpSLT(n, i64(kMaxChunks)), n, i64(kMaxChunks));
-  if (s.lanes && !m.gpu && m.in.simd_lanes >= 2) {  // chunks of 4 lane steps or more, so each runs in lanes
+  Value* align = i64(1);
+  if (s.lanes && !m.gpu && m.in.simd_lanes >= 2) {
+    // chunks of whole lane steps (they start at multiples of W), 4 steps or more each
+    align = i64(m.in.simd_lanes);
     Value* most = b.CreateUDiv(n, i64(4 * m.in.simd_lanes));
     most = b.CreateSelect(b.CreateICmpULT(most, i64(1)), i64(1), most);
     nchunks = b.CreateSelect(b.CreateICmpULT(most, nchunks), most, nchunks);
@@ -278,7 +281,7 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
   }
   // rows: without prange every write is a[i, ...], so each chunk can keep just its own rows
   Value* status = b.CreateCall(m.rt("ep_rt_parallel_for"),
-                               {ctx, n, nchunks, outlined, env, written, i32(W), start, step, i32(s.prange ? 0 : 1), keep});
+                               {ctx, n, nchunks, align, outlined, env, written, i32(W), start, step, i32(s.prange ? 0 : 1), keep});
   auto* okB = newBB("par.ok");
   auto* failB = newBB("par.failed");
   b.CreateCondBr(b.CreateICmpEQ(status, i32(EP_OK)), okB, failB);
@@ -396,7 +399,8 @@ void FnLowering::runOutlined(const ir::Stmt& s) {
   // (Ctrl-C looked at between strips; a strip's int arithmetic checked once when its ranges are known)
   // accesses whose ranges are known here (bounds_hoist.cpp): checked once for the chunk
   // a loop that also runs in SIMD lanes (lower_lanes.cpp) does so in each chunk
-  Value* from = s.lanes && !m.gpu && m.in.simd_lanes >= 2 ? laneLoop(s, start, step, kb, ke) : kb;
+  // (the chunk's variables die with it: its last iteration need not be scalar)
+  Value* from = s.lanes && !m.gpu && m.in.simd_lanes >= 2 ? laneLoop(s, start, step, kb, ke, false) : kb;
   checkedVersions(s, start, step, from, ke, exitB, exitB);
   b.SetInsertPoint(exitB);
   int r = 0;

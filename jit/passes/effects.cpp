@@ -4,7 +4,8 @@
 //   or views of them), so re-running it in the interpreter after a deopt would apply a write
 //   twice unless the runtime snapshots those arrays first.
 // may_deopt: the function has a path to the deopt exit (Python-int overflow, float -> int
-//   beyond int64, a negative float to a fractional power, or a call that may deopt).
+//   beyond int64, a negative float to a fractional power, or a call that may deopt). `%` of
+//   ints never deopts, nor `//` where int_signs.cpp proved a >= 0 and b >= 1.
 #include <set>
 
 #include "jit/passes/passes.h"
@@ -87,7 +88,10 @@ struct Effects {
       case ExprKind::Unary: return int_result;
       case ExprKind::Binary:
         if (e.op == Op::Pow && !usesNumpyRulesAny(e)) return true;
-        return int_result && e.op != Op::BitAnd && e.op != Op::BitOr && e.op != Op::BitXor && e.op != Op::RShift;
+        if (e.op == Op::FloorDiv && (e.facts & kFactNonNegDivMod)) return false;  // a >= 0, b >= 1
+        // int % int is never beyond int64 (|a % b| < |b|)
+        return int_result && e.op != Op::BitAnd && e.op != Op::BitOr && e.op != Op::BitXor && e.op != Op::RShift &&
+               e.op != Op::Mod;
       case ExprKind::Intrinsic:
         return e.name == "abs" || e.name == "int" || e.name == "round" || e.name == "pow" || e.name == "min" ||
                e.name == "max" || e.name == "math.floor" || e.name == "math.ceil" || e.name == "math.trunc";

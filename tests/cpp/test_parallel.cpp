@@ -18,7 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "parallel/linger.h"
 #include "parallel/parallel.h"
+#include "parallel/scheduler.h"
 
 namespace epochpp::parallel {
 namespace {
@@ -283,6 +285,96 @@ TEST(MaxThreads, HonoursEnvironment) {
   int all = maxThreads();
   EXPECT_GE(all, 1);
   EXPECT_LE(all, 4096);
+}
+
+// ---- workers spinning between loops (linger.h) -------------------------------------------------
+
+TEST(Linger, SpinLengthFollowsTheRecentGaps) {
+  detail::IdleGaps g;
+  EXPECT_EQ(g.spinFor(5000), 1000) << "no history: 1 ms";
+  EXPECT_EQ(g.spinFor(400), 400) << "no history, within the cap";
+  EXPECT_EQ(g.spinFor(0), 0) << "cap 0: never spin";
+  g.add(100);
+  g.add(2000);
+  g.add(30);
+  EXPECT_EQ(g.spinFor(5000), 3200) << "1.5x the longest recent gap, plus 200 us";
+  EXPECT_EQ(g.spinFor(2500), 2500) << "never beyond the cap";
+  EXPECT_EQ(g.spinFor(1000), 350) << "gaps beyond the cap are left out: 1.5 x 100 + 200";
+  EXPECT_EQ(g.spinFor(0), 0);
+  g.add(-5);  // a clock step backwards counts as no gap
+  EXPECT_EQ(g.spinFor(1000), 350);
+  for (int k = 0; k < 5; ++k) g.add(1'000'000);  // loops now a second apart
+  EXPECT_EQ(g.spinFor(5000), 0) << "most recent gaps beyond the cap: no spin";
+  for (int k = 0; k < detail::IdleGaps::kKept; ++k) g.add(40);
+  EXPECT_EQ(g.spinFor(5000), 260) << "only the last kKept gaps count";
+}
+
+// Sets the scheduler's spin policy for a test, restoring it afterwards.
+struct SpinPolicy {
+  int64_t oldCap;
+  detail::IdleGaps oldGaps;
+  SpinPolicy(int64_t cap, int64_t recentGap) {
+    sumWithParallelFor(8);  // the first loop of a process reads the cap from the environment: not after this
+    detail::Scheduler& s = detail::scheduler();
+    std::lock_guard<std::mutex> lock(s.mu);
+    oldCap = s.linger;
+    oldGaps = s.gaps;
+    s.linger = cap;
+    s.gaps = detail::IdleGaps{};
+    for (int k = 0; k < detail::IdleGaps::kKept; ++k) s.gaps.add(recentGap);
+  }
+  ~SpinPolicy() {
+    detail::Scheduler& s = detail::scheduler();
+    std::lock_guard<std::mutex> lock(s.mu);
+    s.linger = oldCap;
+    s.gaps = oldGaps;
+  }
+};
+
+bool waitFor(const std::function<bool()>& cond, std::chrono::milliseconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+TEST(Linger, WorkersSpinAfterALoopAndTheNextLoopTakesThem) {
+  if (!canRunInParallel()) GTEST_SKIP() << "one thread: nothing spins";
+  SpinPolicy policy(/*cap=*/20'000'000, /*recentGap=*/5'000'000);  // spins up to 7.5 s
+  ASSERT_EQ(sumWithParallelFor(64).sum, 63 * 64 / 2);
+  ASSERT_TRUE(waitFor([] { return detail::spinningWorkers() > 0; }, std::chrono::seconds(5)))
+      << "after the loop a worker spins, waiting for the next one";
+  SumRun next = sumWithParallelFor(64);
+  EXPECT_EQ(next.sum, 63 * 64 / 2);
+  EXPECT_GE(next.threads.size(), 2u) << "the spinning worker took chunks of the next loop";
+  // that loop's own spin is ended here, as fork() would end it
+  ASSERT_TRUE(waitFor([] { return detail::spinningWorkers() > 0; }, std::chrono::seconds(5)));
+  auto t0 = std::chrono::steady_clock::now();
+  detail::lingerStop();
+  EXPECT_EQ(detail::spinningWorkers(), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << "not the 7.5 s a spin may last";
+}
+
+TEST(Linger, NoSpinWhenLoopsComeRarely) {
+  if (!canRunInParallel()) GTEST_SKIP() << "one thread: nothing spins";
+  detail::lingerStop();
+  SpinPolicy policy(/*cap=*/5000, /*recentGap=*/1'000'000);  // loops a second apart
+  ASSERT_EQ(sumWithParallelFor(64).sum, 63 * 64 / 2);
+  EXPECT_FALSE(waitFor([] { return detail::spinningWorkers() > 0; }, std::chrono::milliseconds(200)));
+}
+
+TEST(Linger, ForkWhileAWorkerSpins) {
+  if (!canRunInParallel()) GTEST_SKIP() << "one thread: nothing spins";
+  SpinPolicy policy(/*cap=*/20'000'000, /*recentGap=*/5'000'000);
+  ASSERT_EQ(sumWithParallelFor(64).sum, 63 * 64 / 2);
+  ASSERT_TRUE(waitFor([] { return detail::spinningWorkers() > 0; }, std::chrono::seconds(5)));
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(runInChild(childRunsInParallel), "ok") << "fork() ends the spin and stops the workers first";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  EXPECT_EQ(detail::spinningWorkers(), 0);
+  EXPECT_EQ(sumWithParallelFor(1000).sum, 999 * 1000 / 2);
 }
 
 }  // namespace

@@ -65,7 +65,7 @@ def test_dump_files(tmp_path, monkeypatch):
 def test_settings_registry_lists_every_variable():
     names = {s["env"]: s for s in epochpp.settings()}
     for env in ("EPOCHPP_LEVEL", "EPOCHPP_DISABLE", "EPOCHPP_DUMP", "EPOCHPP_DUMP_DIR", "EPOCHPP_NUM_THREADS",
-                "EPOCHPP_CACHE_DIR", "EPOCHPP_GPU_MIN_ELEMENTS", "EPOCHPP_MAX_SIGNATURES"):
+                "EPOCHPP_CACHE_DIR", "EPOCHPP_GPU_MIN_ELEMENTS", "EPOCHPP_MAX_SIGNATURES", "EPOCHPP_WORKER_LINGER_US"):
         assert env in names and names[env]["doc"]
 
 
@@ -417,6 +417,42 @@ def test_callee_facts_decide_the_argument_copy():
     x = np.arange(5.0)
     assert np.array_equal(half(x, np.zeros(5)), _apply_half(x, np.zeros(5)))
     assert "copied before each call" not in epochpp.explain(half)
+
+
+def _wrap_rows(a, out, x, m):
+    # int % never leaves int64 (x % -1 is 0, even for -2**63); `//` with a proven
+    # non-negative numerator and positive divisor neither
+    for i in range(len(out)):
+        out[i] = a[i % m]
+        out[i] = x % m
+        out[i] = i // 3
+    return out
+
+
+def _floor_any(a, out, d):
+    for i in range(len(a)):
+        out[i] = int(a[i]) // d  # Python ints: -2**63 // -1 is 2**63, so this one may deopt
+    return out
+
+
+def test_mod_never_deopts_so_no_argument_copy():
+    f = epochpp.jit(_wrap_rows)
+    a = np.array([-(2**63), 2**63 - 1, -7, 7, 0], dtype=np.int64)
+    for x in (-(2**63), 2**63 - 1, -7, 0):
+        for m in (-1, 1, 3, -3):
+            want = _wrap_rows(a, np.zeros(5, np.int64), x, m)
+            assert np.array_equal(f(a, np.zeros(5, np.int64), x, m), want), (x, m)
+    assert "copied before each call" not in epochpp.explain(f)
+    with pytest.raises(ZeroDivisionError):
+        f(a, np.zeros(5, np.int64), 1, 0)
+    g = epochpp.jit(_floor_any)
+    out, ref = np.zeros(5, np.int64), np.zeros(5, np.int64)
+    with pytest.raises(OverflowError):
+        _floor_any(a, ref, -1)  # 2**63 does not fit the int64 array
+    with pytest.raises(OverflowError):
+        g(a, out, -1)
+    assert np.array_equal(out, ref)
+    assert "copied before each call" in epochpp.explain(g)
 
 
 def _dot(a):

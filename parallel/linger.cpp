@@ -1,0 +1,88 @@
+// parallel/linger.cpp — the workers' spin after a loop (see linger.h for why and how long).
+#include "parallel/linger.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "parallel/scheduler.h"
+
+namespace epochpp::parallel::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::atomic<uint64_t> loopEpoch{0};  // bumped when a loop starts: ends every spin
+std::atomic<int> spinning{0};        // workers spinning now
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();  // tells the core this is a spin (an SMT sibling gets the pipeline meanwhile)
+#else
+  std::this_thread::yield();
+#endif
+}
+
+}  // namespace
+
+void IdleGaps::add(int64_t micros) {
+  gaps_[next_] = micros < 0 ? 0 : micros;
+  next_ = (next_ + 1) % kKept;
+  count_ = std::min(count_ + 1, kKept);
+}
+
+int64_t IdleGaps::spinFor(int64_t cap) const {
+  if (cap <= 0) return 0;
+  if (count_ == 0) return std::min<int64_t>(cap, 1000);
+  int within = 0;
+  int64_t longest = 0;
+  for (int k = 0; k < count_; ++k)
+    if (gaps_[k] <= cap) {
+      ++within;
+      longest = std::max(longest, gaps_[k]);
+    }
+  if (2 * within < count_) return 0;  // loops mostly come further apart than the cap
+  return std::min(cap, longest + longest / 2 + 200);
+}
+
+void lingerLoopStarts(Scheduler& s) {
+  loopEpoch.fetch_add(1);
+  if (s.inFlight == 0 && s.hasEnded)
+    s.gaps.add(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - s.lastEnd).count());
+}
+
+void lingerLoopEnded(Scheduler& s) {
+  s.lastEnd = Clock::now();
+  s.hasEnded = true;
+  if (!s.arena || s.threads < 2) return;
+  int64_t micros = s.gaps.spinFor(s.linger);
+  if (micros <= 0) return;
+  uint64_t epoch = loopEpoch.load();
+  auto deadline = s.lastEnd + std::chrono::microseconds(micros);
+  // one task per worker; a task that starts late (its deadline passed, or a newer loop came)
+  // returns at once
+  for (int w = 1; w < s.threads; ++w)
+    s.arena->tbb.enqueue([epoch, deadline] {
+      spinning.fetch_add(1);
+      while (loopEpoch.load(std::memory_order_relaxed) == epoch) {
+        for (int k = 0; k < 64; ++k) cpuRelax();
+        if (Clock::now() >= deadline) break;
+      }
+      spinning.fetch_sub(1);
+    });
+}
+
+void lingerStop() {
+  loopEpoch.fetch_add(1);
+  while (spinning.load() > 0) std::this_thread::yield();
+}
+
+int spinningWorkers() { return spinning.load(); }
+
+}  // namespace epochpp::parallel::detail
