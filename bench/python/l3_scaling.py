@@ -2,7 +2,7 @@
 """bench/python/l3_scaling.py — Level 3 over Level 2 on the parallelisable bench kernels, per thread count.
 
     PYTHONPATH=python python3 bench/python/l3_scaling.py [--threads 1,2,4,8,16] [--rounds 3]
-                                                         [--processes K] [--only a,b]
+                                                         [--processes K] [--only a,b] [--reuse]
                                                          [--size name=N,...] [--json F]
 
 For each thread count, K fresh processes (EPOCHPP_NUM_THREADS is read once, when the worker arena
@@ -12,6 +12,12 @@ the inputs. A process's ratio is the median over its pairs of L2 time / L3 time,
 a ratio see the same machine; the table gives the median of the K processes' ratios and their
 range (on a shared VM a process can land in a slow spell, and layouts differ from process to
 process). Results are checked against Level 2's with kernels.py's tolerances.
+
+--reuse: each level gets one copy of the inputs, made once, and every timed call reuses it, as
+a program calling a kernel in a loop on the same buffers does (results are checked on the first
+calls, on fresh copies, as without it). The fresh copies of the default land in the calling
+core's cache (and a fresh array's pages may be first touched by the kernel itself); the two
+ways differ most for pairwise_distances, whose 3.9 MB result is written on both cores.
 
 The measuring processes run with OPENBLAS_NUM_THREADS=1 unless it is set: NumPy's OpenBLAS
 threads spin for ~0.1 s after `import numpy`, and on 2 cores that took the second core from
@@ -29,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PARALLEL = ["mandelbrot", "pairwise_distances", "black_scholes", "nbody_step", "matmul"]
 
 
-def child(names, sizes, rounds):
+def child(names, sizes, rounds, reuse=False):
     sys.path.insert(0, HERE)
     import numpy as np
     import epochpp
@@ -40,8 +46,11 @@ def child(names, sizes, rounds):
         args = k.make(sizes.get(name, k.size))
         f2, f3 = epochpp.jit(k.fn, level=2), epochpp.jit(k.fn, level=3)
 
-        def call(f):
-            a = [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+        kept = {f2: [x.copy() if isinstance(x, np.ndarray) else x for x in args],
+                f3: [x.copy() if isinstance(x, np.ndarray) else x for x in args]}
+
+        def call(f, fresh=True):
+            a = [x.copy() if isinstance(x, np.ndarray) else x for x in args] if fresh else kept[f]
             t0 = time.perf_counter()
             r = f(*a)
             return time.perf_counter() - t0, k.result(a, r)
@@ -54,11 +63,11 @@ def child(names, sizes, rounds):
         t2, t3, pair = [], [], []
         for j in range(rounds * 15):
             if j % 2 == 0:
-                a2 = call(f2)[0]
-                a3 = call(f3)[0]
+                a2 = call(f2, not reuse)[0]
+                a3 = call(f3, not reuse)[0]
             else:
-                a3 = call(f3)[0]
-                a2 = call(f2)[0]
+                a3 = call(f3, not reuse)[0]
+                a2 = call(f2, not reuse)[0]
             t2.append(a2)
             t3.append(a3)
             pair.append(a2 / a3)
@@ -75,13 +84,14 @@ def main(argv=None):
     ap.add_argument("--processes", type=int, default=3, help="fresh processes per thread count (default 3)")
     ap.add_argument("--only", help="comma list of kernels (default: the five parallelisable ones)")
     ap.add_argument("--size", default="", help="name=N,... input sizes (default: kernels.py's)")
+    ap.add_argument("--reuse", action="store_true", help="every timed call reuses one copy of the inputs per level")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     o = ap.parse_args(argv)
     names = o.only.split(",") if o.only else PARALLEL
     sizes = {kv.split("=")[0]: int(kv.split("=")[1]) for kv in o.size.split(",") if kv}
     if o.child:
-        return child(names, sizes, o.rounds)
+        return child(names, sizes, o.rounds, o.reuse)
     out = []
     print("| threads | kernel | size | Level 2 | Level 3 | L3/L2 speed-up (median of processes) | (range) "
           "| (best call / best call) | check |")
@@ -92,6 +102,8 @@ def main(argv=None):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", "--rounds", str(o.rounds), "--only", ",".join(names)]
         if o.size:
             cmd += ["--size", o.size]
+        if o.reuse:
+            cmd.append("--reuse")
         per = {}
         for _ in range(max(1, o.processes)):
             p = subprocess.run(cmd, env=env, capture_output=True, text=True)
