@@ -53,13 +53,12 @@ int64_t IdleGaps::spinFor(int64_t cap) const {
 
 void lingerLoopStarts(Scheduler& s) {
   loopEpoch.fetch_add(1);
-  if (s.inFlight == 0 && s.hasEnded)
+  if (s.inFlight == 0 && s.lastEnd != Clock::time_point{})
     s.gaps.add(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - s.lastEnd).count());
 }
 
 void lingerLoopEnded(Scheduler& s) {
   s.lastEnd = Clock::now();
-  s.hasEnded = true;
   if (!s.arena || s.threads < 2) return;
   int64_t micros = s.gaps.spinFor(s.linger);
   if (micros <= 0) return;

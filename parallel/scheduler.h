@@ -28,8 +28,7 @@ struct Scheduler {
   int threads = 0;                           // the arena's size, fixed by the first loop (EPOCHPP_NUM_THREADS then)
   int64_t linger = 0;                        // the most microseconds workers spin after a loop (EPOCHPP_WORKER_LINGER_US)
   IdleGaps gaps;                             // recent idle gaps between loops (linger.h)
-  std::chrono::steady_clock::time_point lastEnd;  // when the last loop in flight ended
-  bool hasEnded = false;                     // lastEnd is set
+  std::chrono::steady_clock::time_point lastEnd;  // when the last loop in flight ended (epoch: none yet)
   int inFlight = 0;                          // parallelFor calls running now, on any thread, nested ones included
   bool serial = false;                       // a fork child whose TBB workers could not be stopped
   bool forkHandlersInstalled = false;

@@ -207,16 +207,9 @@ extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, in
         }
       }
       runtime::setMapWorker(wasWorker);
-      if (!cs.owned.empty() || !cs.scratch.empty() || cs.exc_type) {
+      if (!cs.empty()) {
         PyGILState_STATE g = PyGILState_Ensure();  // releasing Python objects needs the GIL
-        {
-          runtime::CallState done;  // takes what cs holds; its destructor releases it, here
-          std::swap(done.owned, cs.owned);
-          std::swap(done.scratch, cs.scratch);
-          std::swap(done.exc_type, cs.exc_type);
-          std::swap(done.exc_value, cs.exc_value);
-          std::swap(done.exc_tb, cs.exc_tb);
-        }
+        cs.clear();
         PyGILState_Release(g);
       }
     });

@@ -25,13 +25,18 @@ struct CallState {
   PyObject* exc_type = nullptr;
   PyObject* exc_value = nullptr;
   PyObject* exc_tb = nullptr;
-  ~CallState() {
+  bool empty() const { return owned.empty() && scratch.empty() && !exc_type; }
+  // Releases what it holds (with the GIL held, when it holds Python objects); leaves it empty.
+  void clear() {
     for (PyObject* o : owned) Py_DECREF(o);
     for (void* p : scratch) std::free(p);
-    Py_XDECREF(exc_type);
-    Py_XDECREF(exc_value);
-    Py_XDECREF(exc_tb);
+    owned.clear();
+    scratch.clear();
+    Py_CLEAR(exc_type);
+    Py_CLEAR(exc_value);
+    Py_CLEAR(exc_tb);
   }
+  ~CallState() { clear(); }
 };
 
 // Tuple arguments larger than this run in the interpreter: compile time grows steeply with the
