@@ -215,7 +215,10 @@ Value* FnLowering::cstr(const std::string& s) { return b.CreateGlobalStringPtr(s
 
 void FnLowering::retStatus(Value* status) {
   auto* c = dyn_cast<ConstantInt>(status);
-  if (!interruptOnly && !(c && c->isZero())) ++failSites;
+  if (!interruptOnly && !(c && c->isZero())) {
+    ++failSites;
+    if (!(c && c->getSExtValue() == EP_DEOPT)) ++raiseSites;  // (a callee's status may be an error)
+  }
   if (gpuFail) {
     b.CreateAtomicRMW(AtomicRMWInst::Or, gpuStatus, status, MaybeAlign(4), AtomicOrdering::Monotonic);
     b.CreateBr(gpuFail);

@@ -209,8 +209,11 @@ struct FnLowering {
   Val fromSlot(llvm::Value* bits, const Type& t);  // shared (not assigned in the loop) variables the loop reads
   llvm::AllocaInst* pollCounter = nullptr;
   // places that return a failure status (an exception, a deopt, a callee's failure), Ctrl-C
-  // polls not counted; uncheckedFails: those in the last checkedVersions' unchecked version
+  // polls not counted; uncheckedFails: those in the last checkedVersions' unchecked version.
+  // raiseSites / uncheckedRaises: the same without the deopt exits (EP_DEOPT)
   int failSites = 0;
+  int raiseSites = 0;
+  int uncheckedRaises = 0;
   // locals certainly bound at the point being lowered (definite assignment, followed statement by
   // statement: an If keeps what both branches bind, a loop what was bound before it); reading one
   // needs no UnboundLocalError check
@@ -218,6 +221,9 @@ struct FnLowering {
   bool interruptOnly = false;
   int uncheckedFails = 0;
   std::set<const void*> proven;  // accesses / index arithmetic proven in range for the loop being emitted
+  // Level 3 chunk: float `+` reductions of the parallel loop (their order is free there, see
+  // docs/levels.md); a SIMD lane loop in the chunk keeps their terms in a vector per lane
+  std::set<int> reassocAdd;
   void whileLoop(const ir::Stmt& s);
   void ret(Val v, int line);
   // Accumulating self tail calls (tail_calls.cpp marks them): the body starts at tailHead,

@@ -64,6 +64,9 @@ struct Lanes {
   // (its block may be skipped; its mask alloca is cleared at each step's start)
   struct Part { int slot; Value* v; Value* mask; AllocaInst* va = nullptr; AllocaInst* ma = nullptr; };
   std::vector<Part> parts;
+  // float `+` reductions whose order is free (a Level 3 chunk's, F.reassocAdd): each lane sums
+  // its own terms in a vector, added to the variable when the lanes stop (done or bail)
+  std::map<int, AllocaInst*> vsum;
 
   Lanes(FnLowering& f, const ir::Stmt& s, unsigned w) : F(f), b(f.b), loop(s), W(w) {}
 
@@ -180,9 +183,14 @@ struct Lanes {
       pair(a, c);
       Intrinsic::ID id = e.op == Op::Add ? Intrinsic::sadd_with_overflow
                          : e.op == Op::Sub ? Intrinsic::ssub_with_overflow : Intrinsic::smul_with_overflow;
-      Value* r = b.CreateBinaryIntrinsic(id, a.v, c.v);
-      bailIf(b.CreateExtractValue(r, {1}));
-      LV out{b.CreateExtractValue(r, {0}), LK::Int, a.vec};
+      LV out{nullptr, LK::Int, a.vec};
+      if (F.proven.count(&e)) {  // a check before the loop (or chunk) covered its range: no overflow
+        out.v = e.op == Op::Add ? b.CreateNSWAdd(a.v, c.v) : e.op == Op::Sub ? b.CreateNSWSub(a.v, c.v) : b.CreateNSWMul(a.v, c.v);
+      } else {
+        Value* r = b.CreateBinaryIntrinsic(id, a.v, c.v);
+        bailIf(b.CreateExtractValue(r, {1}));
+        out.v = b.CreateExtractValue(r, {0});
+      }
       // consecutive lanes stay consecutive when a uniform int is added or subtracted (no lane overflowed)
       if (e.op == Op::Add && ua && cs) out.unit = b.CreateAdd(ua, cs);
       if (e.op == Op::Add && uc && as) out.unit = b.CreateAdd(as, uc);
@@ -208,15 +216,18 @@ struct Lanes {
 
   // The address of x[idx...] (checked: an index out of range bails; a negative index that wraps
   // is fine for one value and bails in lanes), as one pointer, W pointers, or the pointer to W
-  // consecutive elements (`contiguous`).
-  Value* address(const ir::Expr& base, const std::vector<ir::ExprPtr>& args, bool& vec, bool& contiguous) {
+  // consecutive elements (`contiguous`). `known`: a check before an enclosing loop (or Level 3
+  // chunk) proved every index of this access in range and >= 0 for every iteration it runs in
+  // (bounds_hoist.cpp; FnLowering::proven), so for every lane too: no check.
+  Value* address(const ir::Expr& base, const std::vector<ir::ExprPtr>& args, bool known, bool& vec, bool& contiguous) {
     Val arr = arrayOf(base.slot);
     int nd = arr.t.ndim;
     std::vector<LV> idx;
     for (int d = 0; d < nd; ++d) {
       LV i = ex(*args[d + 1]);
       Value* size = F.dim(arr, d);
-      if (i.unit) {  // consecutive: in range when the first and the last are
+      if (known) {
+      } else if (i.unit) {  // consecutive: in range when the first and the last are
         Value* last = b.CreateAdd(i.unit, F.i64(W - 1));
         bailIf(b.CreateOr(b.CreateICmpSLT(i.unit, F.i64(0)), b.CreateICmpSGE(last, size)));
       } else if (i.vec) {  // a lane with a negative index bails too: two lanes must not wrap onto one element
@@ -255,7 +266,7 @@ struct Lanes {
 
   LV load(const ir::Expr& e) {  // a float64 element
     bool vec, contiguous;
-    Value* p = address(*e.args[0], e.args, vec, contiguous);
+    Value* p = address(*e.args[0], e.args, F.proven.count(&e) > 0, vec, contiguous);
     llvm::Type* vt = vty(LK::Float);
     if (!vec) return {b.CreateAlignedLoad(b.getDoubleTy(), p, Align(8)), LK::Float, false};
     Value* m = mask ? mask : Constant::getAllOnesValue(FixedVectorType::get(b.getInt1Ty(), W));
@@ -305,7 +316,7 @@ struct Lanes {
       }
       case StmtKind::Store: {
         bool vec, contiguous;
-        Value* p = address(*s.args[0], s.args, vec, contiguous);
+        Value* p = address(*s.args[0], s.args, F.proven.count(&s) > 0, vec, contiguous);
         LV v = ex(*s.value);
         if (s.args[0]->type.dtype == Kind::NpFloat64) v = toFloat(v);
         // one address for every lane: the last lane's value, as the last iteration leaves it
@@ -399,6 +410,7 @@ struct Lanes {
       }
     for (unsigned l = 0; l < W; ++l)
       for (auto& p : parts) {
+        if (vsum.count(p.slot)) continue;
         LK k = kindOf(F.f.locals[p.slot].type);
         Value* x = b.CreateExtractElement(p.v, (uint64_t)l);
         if (x->getType()->isIntegerTy(1)) x = b.CreateZExt(x, b.getInt64Ty());  // True counts 1
@@ -417,12 +429,34 @@ struct Lanes {
         s = on ? b.CreateSelect(on, t, s) : t;
       }
     if (!parts.empty()) bailIf(ovf);
+    // (after the bail: a step that bails adds nothing, the scalar loop redoes it)
+    for (auto& p : parts) {
+      auto it = vsum.find(p.slot);
+      if (it == vsum.end()) continue;
+      Value* x = p.v;  // (simd_lanes.cpp admits float + float and float + int terms)
+      if (x->getType()->isIntOrIntVectorTy()) x = b.CreateSIToFP(x, vty(LK::Float));
+      Value* sum = b.CreateLoad(vty(LK::Float), it->second);
+      Value* t = b.CreateFAdd(sum, x);
+      b.CreateStore(p.mask ? b.CreateSelect(p.mask, t, sum) : t, it->second);
+    }
     for (auto& st : stores) {
       if (!st.val->getType()->isVectorTy()) b.CreateAlignedStore(st.val, st.ptr, Align(8));
       else if (st.contiguous) b.CreateAlignedStore(st.val, st.ptr, Align(8));
       else b.CreateMaskedScatter(st.val, st.ptr, Align(8), Constant::getAllOnesValue(FixedVectorType::get(b.getInt1Ty(), W)));
     }
     for (auto& [r, v] : acc) b.CreateStore(v, F.slots[r]);
+  }
+
+  // the lanes' sums into their variables (any order: these reductions are reassociated anyway)
+  void foldSums() {
+    for (auto& [r, a] : vsum) {
+      Value* s = b.CreateLoad(b.getDoubleTy(), F.slots[r]);
+      auto* red = b.CreateFAddReduce(s, b.CreateLoad(vty(LK::Float), a));
+      FastMathFlags fm;
+      fm.setAllowReassoc();
+      cast<Instruction>(red)->setFastMathFlags(fm);
+      b.CreateStore(red, F.slots[r]);
+    }
   }
 };
 
@@ -506,6 +540,12 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
       b.CreateStore(Constant::getNullValue(L.vty(k)), a);  // defined values in lanes never assigned
       L.vslot[slot] = a;
     }
+  for (int r : s.lane_reductions)
+    if (reassocAdd.count(r) && kindOf(f.locals[r].type) == LK::Float) {
+      AllocaInst* a = entryAlloca(L.vty(LK::Float), "lane.sum");
+      b.CreateStore(ConstantFP::get(L.vty(LK::Float), -0.0), a);  // x + -0.0 == x, also for x = -0.0
+      L.vsum[r] = a;
+    }
   Value* todo = b.CreateSub(n, from);
   if (lastScalar) todo = b.CreateSub(todo, i64(1));
   Value* nv = b.CreateAdd(from, b.CreateMul(b.CreateUDiv(todo, i64(W)), i64(W)));
@@ -531,8 +571,10 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   kv->addIncoming(b.CreateAdd(kv, i64(W), "", true, true), b.GetInsertBlock());
   b.CreateBr(headB);
   b.SetInsertPoint(doneB);
+  L.foldSums();
   b.CreateBr(contB);
   b.SetInsertPoint(L.bailB);
+  L.foldSums();
   b.CreateBr(contB);
   b.SetInsertPoint(contB);
   PHINode* resume = b.CreatePHI(b.getInt64Ty(), 4, "lanes.scalar.from");

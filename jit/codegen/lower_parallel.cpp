@@ -245,13 +245,22 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
   auto* ft = FunctionType::get(b.getInt32Ty(), {ptrTy, b.getInt32Ty(), ptrTy, b.getInt64Ty(), b.getInt64Ty(), b.getInt64Ty()},
                                false);
   auto* outlined = llvm::Function::Create(ft, GlobalValue::InternalLinkage, "ep.par." + f.name, m.M);
-  bool noFail = false;
+  bool noFail = false, deoptOnly = false;
   {
     FnLowering sub(m, f, index, outlined);
     sub.plainStatus = true;
     sub.proven = proven;  // an enclosing loop's check covers the chunk too
+    for (auto& [slot, op] : s.reductions) {
+      bool flt = true;
+      for (Kind k : ir::members(f.locals[slot].type)) flt = flt && (k == Kind::Float || k == Kind::NpFloat64);
+      if (op == ir::Op::Add && flt) sub.reassocAdd.insert(slot);
+    }
     sub.runOutlined(s);
     noFail = sub.uncheckedFails == 0;
+    // Only deopt exits (an int overflow): a chunk that takes one makes the whole call deopt, and
+    // the interpreter runs it again from the start on the arguments as they were (the runtime
+    // copies written array arguments before every call of a function that may deopt).
+    deoptOnly = !noFail && sub.uncheckedRaises == 0 && f.may_deopt;
   }
   // what the loop may overwrite (the runtime keeps it aside and restores it on failure)
   int W = (int)s.written_arrays.size();
@@ -265,11 +274,12 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
     b.CreateStore(i32(t.ndim), b.CreateStructGEP(writtenTy, e, 1));
     b.CreateStore(i32(itemSize(t.dtype)), b.CreateStructGEP(writtenTy, e, 2));
   }
-  // Nothing needs keeping when no chunk can fail but for Ctrl-C: the chunk's unchecked version
-  // has no failure site (no exception, deopt or call that can fail: failSites) and every chunk
-  // will take it, i.e. the hoisted bounds checks pass over the whole loop.
+  // Nothing needs keeping when no chunk can fail but for Ctrl-C (the chunk's unchecked version
+  // has no failure site: no exception, deopt or call that can fail, failSites), or can only
+  // deopt (deoptOnly), and every chunk will take that version, i.e. the hoisted bounds checks
+  // pass over the whole loop.
   Value* keep = i32(1);
-  if (noFail) {
+  if (noFail || deoptOnly) {
     Value* first = start;
     Value* last = b.CreateAdd(start, b.CreateMul(b.CreateSub(n, i64(1)), step));
     Value* lo = b.CreateSelect(b.CreateICmpSLT(first, last), first, last);
@@ -286,6 +296,14 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
   auto* failB = newBB("par.failed");
   b.CreateCondBr(b.CreateICmpEQ(status, i32(EP_OK)), okB, failB);
   b.SetInsertPoint(failB);
+  if (deoptOnly) {  // nothing kept: no chunk could raise, so the call deopts
+    auto* deoptB = newBB("par.deopt");
+    auto* otherB = newBB("par.other");
+    b.CreateCondBr(b.CreateAnd(b.CreateICmpEQ(status, i32(EP_DEOPT)), b.CreateICmpEQ(keep, i32(0))), deoptB, otherB);
+    b.SetInsertPoint(deoptB);
+    retStatus(i32(EP_DEOPT));
+    b.SetInsertPoint(otherB);
+  }
   checkStatus(b.CreateSelect(b.CreateICmpEQ(status, i32(EP_DEOPT)), i32(EP_OK), status));  // Ctrl-C propagates
   b.CreateBr(serialB);  // arrays restored: the serial loop redoes it and fails exactly where CPython does
   b.SetInsertPoint(okB);

@@ -75,10 +75,15 @@ void FnLowering::block(const ir::Block& blk) {
 
 void FnLowering::stmt(const ir::Stmt& s) {
   switch (s.kind) {
-    case StmtKind::Assign:
-      assign(s.slot, expr(*s.value), s.line);
+    case StmtKind::Assign: {
+      Val v = expr(*s.value);
+      // a Level 3 chunk's float `+` reduction: any order (LLVM may then vectorise the sum)
+      if (reassocAdd.count(s.slot) && s.value->kind == ir::ExprKind::Binary && s.value->op == ir::Op::Add)
+        if (auto* add = dyn_cast<BinaryOperator>(v.v); add && add->getOpcode() == Instruction::FAdd) add->setHasAllowReassoc(true);
+      assign(s.slot, v, s.line);
       if ((size_t)s.slot < sure.size()) sure[s.slot] = 1;
       break;
+    }
     case StmtKind::Store: storeStmt(s); break;
     case StmtKind::ExprStmt: expr(*s.value); break;
     case StmtKind::Return:
@@ -252,9 +257,10 @@ void FnLowering::checkedVersions(const ir::Stmt& s, Value* start, Value* step, V
   for (auto& h : s.hoisted)
     if (!proven.count(key(h))) todo.push_back(&h);
   if (todo.empty()) {
-    int before = failSites;
+    int before = failSites, beforeR = raiseSites;
     rangeLoops(s, start, step, from, to, elseB, exitB);
     uncheckedFails = failSites - before;
+    uncheckedRaises = raiseSites - beforeR;
     return;
   }
   Value* first = b.CreateAdd(start, b.CreateMul(from, step));
@@ -274,13 +280,14 @@ void FnLowering::checkedVersions(const ir::Stmt& s, Value* start, Value* step, V
     for (auto& t : h->dims)
       if (t.arith) proven.insert(t.arith);
   }
-  int before = failSites;
+  int before = failSites, beforeR = raiseSites;
   rangeLoops(s, start, step, from, to, elseB, exitB);
-  int fails = failSites - before;
+  int fails = failSites - before, raises = raiseSites - beforeR;
   proven = std::move(saved);
   b.SetInsertPoint(slowB);
   rangeLoops(s, start, step, from, to, elseB, exitB);
-  uncheckedFails = fails;  // (the checked version's inner loops set it too)
+  uncheckedFails = fails;  // (the checked version's inner loops set them too)
+  uncheckedRaises = raises;
 }
 
 // Raises KeyboardInterrupt when a Ctrl-C is pending.

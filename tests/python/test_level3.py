@@ -131,6 +131,54 @@ def test_error_in_a_parallel_loop_is_exact():
     assert np.array_equal(out, ref)  # exactly the writes CPython made before the error
 
 
+def sum_and_write(x, out, m):  # the Python-int sum overflows int64 partway: the call deopts
+    total = 0
+    for i in range(len(x)):
+        total += i * m
+        out[i] = math.sqrt(abs(x[i])) + math.sqrt(abs(x[i]) + 1.0) * math.sqrt(abs(x[i]) + 2.0)
+    return total
+
+
+def write_products(out, m):  # i * m overflows at some i: CPython raises OverflowError storing it
+    for i in range(len(out)):
+        out[i] = i * m + abs(i - 3) + abs(i - 5) + max(i, 11) + min(i, 13)
+    return 0
+
+
+def parallel_for_keep(f):
+    ll = f.inspect("llvm")
+    call = ll[ll.index("call i32 @ep_rt_parallel_for("):]
+    return call[:call.index("\n")].rsplit(",", 1)[1].strip(" )")
+
+
+def test_chunks_that_can_only_deopt_keep_nothing_and_the_call_deopts_exactly():
+    x = np.arange(float(N))
+    out, ref = np.full(N, -1.0), np.full(N, -1.0)
+    f3 = epochpp.jit(sum_and_write, level=3)
+    for m in (3, 2**50):  # fits in int64; passes 2**63 after ~128 iterations (a big int in CPython)
+        want = sum_and_write(x, ref, m)
+        got = f3(x, out, m)
+        assert got == want and type(got) is int
+        assert np.array_equal(out, ref)
+    assert "run on all cores" in f3.explain()
+    assert parallel_for_keep(f3) != "i32 1", "chunks that can only deopt should keep nothing"
+
+    g3 = epochpp.jit(write_products, level=3)
+    out, ref = np.full(N, -1, np.int64), np.full(N, -1, np.int64)
+    m = 2**63 // (N // 2)  # overflows from i = N // 2 on
+    with pytest.raises(OverflowError):
+        write_products(ref, m)
+    out2 = out.copy()
+    r = np.arange(1000)
+    assert g3(out2[:1000], 5) == 0
+    assert np.array_equal(out2[:1000], r * 5 + abs(r - 3) + abs(r - 5) + np.maximum(r, 11) + np.minimum(r, 13))
+    with pytest.raises(OverflowError):
+        g3(out, m)
+    assert np.array_equal(out, ref)  # CPython's writes, before its error, and none after
+    assert "run on all cores" in g3.explain()
+    assert parallel_for_keep(g3) != "i32 1"
+
+
 DET = """
 import sys, numpy as np, epochpp
 def float_reduce(x):
