@@ -462,6 +462,20 @@ def _check_in_child(fn, args, **kw):
 # --------------------------------------------------------------------------------------
 # Small helpers for tests.
 # --------------------------------------------------------------------------------------
+def outputs_per_thread_count(script, threads):
+    """Runs the Python file `script` once per EPOCHPP_NUM_THREADS value (the worker count is
+    fixed when a process makes its arena) and returns the set of their stripped outputs."""
+    import subprocess
+    import sys
+    outs = set()
+    for t in threads:
+        r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                           env=dict(os.environ, EPOCHPP_NUM_THREADS=str(t)), timeout=120)
+        assert r.returncode == 0, r.stderr
+        outs.add(r.stdout.strip())
+    return outs
+
+
 def case_id(fn, args):
     """A readable pytest id for (fn, args)."""
     if callable(args) and not isinstance(args, tuple):

@@ -1,5 +1,4 @@
 """Level 3: independent loops run on all cores with the serial result; dependent loops stay serial."""
-import os
 import subprocess
 import sys
 
@@ -194,12 +193,7 @@ print(repr(epochpp.jit(float_reduce, level=3)(x)))
 def test_same_bits_for_any_thread_count(tmp_path):
     script = tmp_path / "det.py"
     script.write_text(DET)
-    outs = set()
-    for threads in ("1", "2", "3"):
-        r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                           env=dict(os.environ, EPOCHPP_NUM_THREADS=threads), timeout=120)
-        assert r.returncode == 0, r.stderr
-        outs.add(r.stdout.strip())
+    outs = diffharness.outputs_per_thread_count(script, (1, 2, 3))
     assert len(outs) == 1, outs
 
 

@@ -6,8 +6,6 @@ additions gives CPython's exact answer: a term counted twice (a lane step that b
 redone by the scalar loop) or lost (lane sums not added back) changes the result."""
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -157,30 +155,17 @@ def test_innermost_float_sum_is_vectorised_and_exact_on_integers():
 
 
 DET = """
-import math, numpy as np, epochpp
-def dist_total(X):
-    n = X.shape[0]
-    total = 0.0
-    for i in range(n):
-        for j in range(n):
-            s = 0.0
-            for k in range(X.shape[1]):
-                t = X[i, k] - X[j, k]
-                s += t * t
-            total += math.sqrt(s)
-    return total
+import sys
+import numpy as np
+sys.path.insert(0, %r)
+from test_level3_lane_sums import dist_total, epochpp
 f = epochpp.jit(dist_total, level=3)
 print(repr(f(np.random.default_rng(1).standard_normal((500, 3)))), "vector.reduce.fadd" in f.inspect("llvm"))
-"""
+""" % os.path.dirname(os.path.abspath(__file__))
 
 
 def test_lane_sums_give_the_same_bits_for_any_thread_count(tmp_path):
     script = tmp_path / "det.py"
     script.write_text(DET)
-    outs = set()
-    for threads in ("1", "2", "5"):
-        r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                           env=dict(os.environ, EPOCHPP_NUM_THREADS=threads), timeout=120)
-        assert r.returncode == 0, r.stderr
-        outs.add(r.stdout.strip())
+    outs = diffharness.outputs_per_thread_count(script, (1, 2, 5))
     assert len(outs) == 1 and outs.pop().endswith("True"), outs
