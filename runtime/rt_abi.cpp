@@ -1,10 +1,10 @@
 // runtime/rt_abi.cpp — the C functions compiled code calls: raising, allocation, NumPy callbacks, signals.
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <atomic>
 #include <cmath>
 
 #include "jit/engine/engine.h"
@@ -277,8 +277,26 @@ bool epochpp::runtime::setMapWorker(bool on) {
 }
 bool epochpp::runtime::sigintPending() { return g_sigint.load(std::memory_order_relaxed) != 0; }
 
+// Code that sets the SIGINT handler in C (not through the patched signal.signal) drops ours, and
+// compiled loops would then never see Ctrl-C. Every 64th poll of a thread, at most every 20 ms
+// for the process, checks that ours is still installed (one sigaction call) and chains it in again.
+static void recheckSignalHandler() {
+  static thread_local unsigned polls = 0;
+  if ((++polls & 63) != 0) return;
+  static std::atomic<int64_t> next{0};
+  static std::atomic<bool> busy{false};
+  int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (now < next.load(std::memory_order_relaxed) || busy.exchange(true)) return;
+  next.store(now + 20'000'000, std::memory_order_relaxed);
+  epochpp::runtime::installSignalHandler();  // no change while ours is installed
+  busy.store(false);
+}
+
 extern "C" int32_t ep_rt_check_signals(EpCtx* ctx) {
-  if (!g_sigint.load(std::memory_order_relaxed)) return 0;
+  if (!g_sigint.load(std::memory_order_relaxed)) {
+    recheckSignalHandler();
+    return 0;
+  }
   if (!ctx->owned || t_map_worker) return 1;  // a worker: stop; the calling thread raises KeyboardInterrupt
   PyGILState_STATE g = PyGILState_Ensure();
   g_sigint.store(0);

@@ -261,6 +261,24 @@ def test_ctrl_c_in_a_while_loop_that_continues():
     assert time.perf_counter() - t0 < 0.7
 
 
+def test_ctrl_c_after_the_handler_is_replaced_in_c():
+    # _signal.signal installs Python's C handler directly, dropping epochpp's (as C extensions
+    # do); compiled code's polls notice within ~20 ms and chain it in again
+    import _signal
+    f = epochpp.jit(while_continue)
+    assert f(10) == 5
+    old = _signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+        t0 = time.perf_counter()
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            f(3 * 10 ** 9)  # seconds of work
+        assert time.perf_counter() - t0 < 0.7
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
 def many_arrays(a):
     return a, a, a, a, a, a, a, a, a, a, a[1:]
 
