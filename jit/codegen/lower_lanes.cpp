@@ -541,7 +541,7 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
       L.vslot[slot] = a;
     }
   for (int r : s.lane_reductions)
-    if (reassocAdd.count(r) && kindOf(f.locals[r].type) == LK::Float) {
+    if (reassocAdd.count(r)) {  // (plain floats only)
       AllocaInst* a = entryAlloca(L.vty(LK::Float), "lane.sum");
       b.CreateStore(ConstantFP::get(L.vty(LK::Float), -0.0), a);  // x + -0.0 == x, also for x = -0.0
       L.vsum[r] = a;

@@ -250,11 +250,10 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
     FnLowering sub(m, f, index, outlined);
     sub.plainStatus = true;
     sub.proven = proven;  // an enclosing loop's check covers the chunk too
-    for (auto& [slot, op] : s.reductions) {
-      bool flt = true;
-      for (Kind k : ir::members(f.locals[slot].type)) flt = flt && (k == Kind::Float || k == Kind::NpFloat64);
-      if (op == ir::Op::Add && flt) sub.reassocAdd.insert(slot);
-    }
+    // (a union-typed one, float|np.float64, adds through a tag switch: neither lanes nor LLVM
+    // can reorder it, so only plain floats)
+    for (auto& [slot, op] : s.reductions)
+      if (op == ir::Op::Add && f.locals[slot].type.kind == Kind::Float) sub.reassocAdd.insert(slot);
     sub.runOutlined(s);
     noFail = sub.uncheckedFails == 0;
     // Only deopt exits (an int overflow): a chunk that takes one makes the whole call deopt, and
