@@ -168,7 +168,7 @@ void FnLowering::forRangeBody(const ir::Stmt& s) {
     b.SetInsertPoint(serB);
   }
   Value* from = i64(0);
-  if (s.lanes && !m.gpu && m.in.simd_lanes >= 2) from = laneLoop(s, start, step, from, n);
+  if (s.lanes && !m.gpu && m.in.simd_lanes >= 2) from = laneLoop(s, start, step, from, n, !s.lanes_to_end);
   checkedVersions(s, start, step, from, n, elseB, exitB);
   b.SetInsertPoint(elseB);
   block(s.orelse);

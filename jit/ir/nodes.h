@@ -145,6 +145,10 @@ struct Stmt {
   // the loop's `s = s + e` reductions (int or float), applied lane by lane in iteration order
   bool lanes = false;
   std::vector<int> lane_reductions;
+  // lanes_to_end: nothing the loop assigns (other than its reductions) is read after it, so the
+  // lanes may also run its last iterations (else the last one runs in the scalar loop, to leave
+  // CPython's values in its variables)
+  bool lanes_to_end = false;
   bool tail_accumulate = false;  // Return of `x + f(args)`, f maybe this function (tail_calls.cpp)
 };
 

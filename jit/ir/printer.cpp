@@ -114,7 +114,7 @@ struct Printer {
       case StmtKind::For:
         line(d) << "for" << (s.prange ? (s.parallel ? "[prange, parallel]" : "[prange]") : s.parallel ? (s.gpu_only ? "[parallel, gpu only]" : "[parallel]") : "") << " " << name(s.slot) << " in "
                 << expr(*s.value) << ":";
-        if (s.lanes) out << "  # SIMD lanes: iterations side by side";
+        if (s.lanes) out << "  # SIMD lanes: iterations side by side" << (s.lanes_to_end ? ", to the last step" : "");
         if (!s.hoisted.empty()) out << "  # bounds checked before the loop: " << s.hoisted.size() << " access(es)";
         if (!s.ovf_ops.empty())
           out << "  # int overflow checked per chunk: " << s.ovf_ops.size() << " op(s), " << s.ovf_accums.size() << " accumulator(s)"
@@ -197,7 +197,7 @@ void fpBlock(const Block& b, std::string& o) {
     for (auto& a : s->ovf_accums) o += ",a" + std::to_string(a.slot) + ":" + std::to_string(a.updates) + ":" + std::to_string(a.incs.size());
     for (auto& [slot, op] : s->reductions) o += ",r" + std::to_string(slot) + ":" + std::to_string((int)op);
     for (int w : s->written_arrays) o += ",w" + std::to_string(w);
-    if (s->lanes) o += ",lanes";
+    if (s->lanes) o += s->lanes_to_end ? ",lanesE" : ",lanes";
     for (int r : s->lane_reductions) o += ",lr" + std::to_string(r);
     for (int r : s->read_arrays) o += ",x" + std::to_string(r);
     if (s->value) fpExpr(*s->value, o);

@@ -4,7 +4,8 @@
 //  * every array it writes is written at [i, ...] (i: the loop variable, exactly) and read
 //    only at [i, ...]; arrays it only reads are read anywhere;
 //  * every other scalar it assigns is private to an iteration (assigned before it is read, in
-//    source order, and not used outside the loop) or a reduction: `s = s + e`, `s * e`, `s & e`,
+//    source order, and not read after the loop before it is assigned again: ir::liveAfter, so a
+//    name reused by a later loop does not count) or a reduction: `s = s + e`, `s * e`, `s & e`,
 //    `s | e`, `s ^ e` (integers, bools), `s and e` / `s or e` (bools), `max(s, e)`, `min(s, e)`;
 //  * no break/return, no allocation or whole-array operation; calls get arrays only when the
 //    callee never writes memory it did not allocate (known once the callee has been compiled).
@@ -15,6 +16,7 @@
 #include <map>
 #include <set>
 
+#include "jit/ir/liveness.h"
 #include "jit/passes/passes.h"
 
 namespace epochpp::passes {
@@ -61,7 +63,7 @@ struct Analysis {
   const CalleeLookup& callee;
   const Stmt& loop;
   int iv;
-  std::set<int> outside;  // slots used anywhere outside the loop body
+  std::set<int> outside;  // slots the function may read after the loop (ir::liveAfter)
   bool ok = true;
   bool asserted = false;
   int64_t calleeWork = 0;       // estimated cost of the functions one iteration calls
@@ -248,20 +250,6 @@ struct Analysis {
   }
 };
 
-void outsideUses(const Block& b, const Stmt* skip, std::set<int>& out) {
-  for (auto& s : b) {
-    if (s.get() == skip) {
-      if (s->value) slotsIn(*s->value, out);  // the range expression
-      continue;
-    }
-    if (s->kind == StmtKind::Assign || s->kind == StmtKind::For) out.insert(s->slot);
-    if (s->value) slotsIn(*s->value, out);
-    for (auto& a : s->args) slotsIn(*a, out);
-    outsideUses(s->body, skip, out);
-    outsideUses(s->orelse, skip, out);
-  }
-}
-
 struct Marker {
   Function& f;
   const CalleeLookup& callee;
@@ -283,7 +271,7 @@ struct Marker {
       assignedSlots(s.body, a.assignedInLoop, a.assignedInLoop);
       a.assignedInLoop.insert(s.slot);
     }
-    outsideUses(f.body, &s, a.outside);
+    a.outside = liveAfter(f, s);
     a.block(s.body, 0);
     if (!a.ok) {
       why = a.why;

@@ -23,11 +23,14 @@
 //  * after a store into an array, the body reads that array only at elements that differ from
 //    the stored one by a constant index (stores wait for the end of the W iterations);
 //  * an inner loop's variable is read only inside that loop.
-// The last iteration always runs in the scalar loop, so what the loop leaves in its variables
-// is what CPython leaves.
+// The last iteration runs in the scalar loop, so what the loop leaves in its variables is what
+// CPython leaves, unless no variable the loop assigns (its reductions aside) can be read after
+// it (ir::liveAfter): then the lanes run every whole step of W iterations (Stmt::lanes_to_end),
+// which for 128 columns and W = 8 is 16 steps instead of 15 and 8 iterations one by one.
 #include <functional>
 #include <set>
 
+#include "jit/ir/liveness.h"
 #include "jit/passes/passes.h"
 
 namespace epochpp::passes {
@@ -288,6 +291,15 @@ struct Marker {
     if (!c.ok || !loadsAfterStoresOk(s.body)) return false;
     s.lanes = true;
     s.lane_reductions.assign(c.reductions.begin(), c.reductions.end());
+    std::set<int> mine = c.varying;  // the loop variable, what the body assigns, `:=` targets
+    forEachExpr(s.body, [&](const Expr& e) {
+      if (e.kind == ExprKind::NamedExpr) mine.insert(e.slot);
+    });
+    mine.insert(forVars.begin(), forVars.end());
+    for (int r : c.reductions) mine.erase(r);  // (the lanes leave them exact)
+    s.lanes_to_end = true;
+    for (int v : liveAfter(f, s))
+      if (mine.count(v)) s.lanes_to_end = false;
     return true;
   }
 
@@ -310,6 +322,7 @@ bool markLaneLoops(Function& f) {
   std::function<void(Block&)> reset = [&](Block& b) {
     for (auto& s : b) {
       s->lanes = false;
+      s->lanes_to_end = false;
       s->lane_reductions.clear();
       reset(s->body);
       reset(s->orelse);

@@ -3,7 +3,10 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
+#include <string>
 
+#include "jit/ir/liveness.h"
 #include "jit/ir/nodes.h"
 
 namespace epochpp::ir {
@@ -420,6 +423,100 @@ TEST(Verifier, MoreParamsThanLocals) {
   f.addLocal("a", true);
   EXPECT_NE(verify(f, false).find("more params than locals"), std::string::npos);
 }
+
+
+// ---- liveness (liveAfter) -----------------------------------------------------------------------
+
+namespace live {
+
+// A function over locals named by the tests; statements built with the helpers below.
+struct L {
+  Function f;
+  L() {
+    f.name = "live";
+    f.file = "t.py";
+    f.addLocal("n", true);
+    f.num_params = 1;
+  }
+  int v(const std::string& name) { return f.addLocal(name); }
+  ExprPtr var(const std::string& name) { return mkVar(v(name)); }
+  StmtPtr set(const std::string& name, ExprPtr e) { return mkAssign(v(name), std::move(e)); }
+  StmtPtr loop(const std::string& var, Block body, Block orelse = {}) {
+    return mkFor(v(var), mkRange(mkConstInt(0), this->var("n"), mkConstInt(1)), std::move(body), std::move(orelse));
+  }
+  std::set<std::string> after(const Stmt& s) {
+    std::set<std::string> out;
+    for (int slot : liveAfter(f, s)) out.insert(f.locals[slot].name);
+    return out;
+  }
+};
+using Names = std::set<std::string>;
+
+TEST(Liveness, WhatIsReadLaterIsLiveAndWhatIsNotIsDead) {
+  // x = 1; for j in range(n): y = j; return x
+  L l;
+  auto inner = l.loop("j", {l.set("y", l.var("j"))});
+  l.f.body = {l.set("x", mkConstInt(1)), inner, mkReturn(l.var("x"))};
+  EXPECT_EQ(l.after(*inner), Names{"x"});
+  // ... return y: y is live, j is not
+  l.f.body.back() = mkReturn(l.var("y"));
+  EXPECT_EQ(l.after(*inner), Names{"y"});
+}
+
+TEST(Liveness, AnOuterLoopsNextIterationReadsBeforeAssigning) {
+  // for i in range(n): t = y; for j in range(n): y = j       -> y live after the inner loop
+  L l;
+  auto inner = l.loop("j", {l.set("y", l.var("j"))});
+  l.f.body = {l.loop("i", {l.set("t", l.var("y")), inner}), mkReturn(mkConstInt(0))};
+  EXPECT_EQ(l.after(*inner), (Names{"n", "y"}));  // n: the inner range, evaluated again
+  // for i in range(n): y = 0; t = y; for j ...: y = j         -> assigned first: dead
+  L m;
+  auto inner2 = m.loop("j", {m.set("y", m.var("j"))});
+  m.f.body = {m.loop("i", {m.set("y", mkConstInt(0)), m.set("t", m.var("y")), inner2}), mkReturn(mkConstInt(0))};
+  EXPECT_EQ(m.after(*inner2), Names{"n"});
+}
+
+TEST(Liveness, AnAssignmentOnOnePathOnlyDoesNotKill) {
+  // for j ...: y = j;  if n: y = 0;  return y     -> live (the else path reads the loop's y)
+  L l;
+  auto inner = l.loop("j", {l.set("y", l.var("j"))});
+  l.f.body = {inner, mkIf(l.var("n"), {l.set("y", mkConstInt(0))}, {}), mkReturn(l.var("y"))};
+  EXPECT_EQ(l.after(*inner), (Names{"n", "y"}));
+  // both branches assign: dead
+  l.f.body[1] = mkIf(l.var("n"), {l.set("y", mkConstInt(0))}, {l.set("y", mkConstInt(1))});
+  EXPECT_EQ(l.after(*inner), Names{"n"});
+  // a later loop that may run zero times does not kill either
+  l.f.body[1] = l.loop("k", {l.set("y", l.var("k"))});
+  EXPECT_EQ(l.after(*inner), (Names{"n", "y"}));
+}
+
+TEST(Liveness, BreakAndContinueGoToTheirLoopsExitAndHead) {
+  // while n: for j ...: y = j;  break          then return y    -> live (through the break)
+  L l;
+  auto inner = l.loop("j", {l.set("y", l.var("j"))});
+  l.f.body = {mkWhile(l.var("n"), {inner, mkBreak()}, {}), mkReturn(l.var("y"))};
+  EXPECT_EQ(l.after(*inner), Names{"y"});
+  // while n: for j ...: y = j;  continue;  (dead code) ... ; return 0   -> head: reads n only
+  l.f.body = {mkWhile(l.var("n"), {inner, mkContinue(), l.set("t", l.var("y"))}, {}), mkReturn(mkConstInt(0))};
+  EXPECT_EQ(l.after(*inner), Names{"n"});
+  // a loop's else runs on normal exit, not after a break
+  L m;
+  auto inner2 = m.loop("j", {m.set("y", m.var("j"))});
+  m.f.body = {m.loop("i", {inner2}, {m.set("t", m.var("y"))}), mkReturn(mkConstInt(0))};
+  EXPECT_EQ(m.after(*inner2), (Names{"n", "y"}));
+  m.f.body = {mkWhile(m.var("n"), {inner2, mkBreak()}, {m.set("t", m.var("y"))}), mkReturn(mkConstInt(0))};
+  EXPECT_EQ(m.after(*inner2), Names{});
+}
+
+TEST(Liveness, WalrusCountsAsARead) {
+  // for j ...: y = j;  return (y := 3)     -> conservatively live
+  L l;
+  auto inner = l.loop("j", {l.set("y", l.var("j"))});
+  l.f.body = {inner, mkReturn(mkNamed(l.v("y"), mkConstInt(3)))};
+  EXPECT_EQ(l.after(*inner), Names{"y"});
+}
+
+}  // namespace live
 
 }  // namespace
 }  // namespace epochpp::ir

@@ -325,8 +325,9 @@ TEST(GoldenPipeline, BoundsChecksHoistedOutOfLoop) {
 //         out[j] = k
 //         total = total + k
 //     return total
-// (carried = True: `total = total * 2 + k`, a value carried between iterations)
-static Fn laneRows(bool carried) {
+// (carried = True: `total = total * 2 + k`, a value carried between iterations;
+//  readJ = True: `return total + j`, the loop variable's last value read after the loop)
+static Fn laneRows(bool carried, bool readJ = false) {
   Fn b("rows", {"out", "m"});
   int total = b.local("total"), j = b.local("j"), k = b.local("k");
   ExprPtr next = carried ? mkBinary(Op::Add, mkBinary(Op::Mul, mkVar(total, 8), mkConstInt(2, 8), 8), mkVar(k, 8), 8)
@@ -338,7 +339,7 @@ static Fn laneRows(bool carried) {
              mkWhile(mkCompare(Op::Lt, mkVar(k, 5), b.var("m", 5), 5), {mkAssign(k, mkBinary(Op::Add, mkVar(k, 6), mkConstInt(1, 6), 6), 6)}, {}, 5),
              mkStore(b.var("out", 7), {mkVar(j, 7)}, mkVar(k, 7), 7), mkAssign(total, next, 8)},
             {}, 3),
-      mkReturn(mkVar(total, 9), 9)};
+      mkReturn(readJ ? mkBinary(Op::Add, mkVar(total, 9), mkVar(j, 9), 9) : mkVar(total, 9), 9)};
   runPipeline(b.f, {Arr(Kind::NpInt64, 1), S(Kind::Int)}, kNoCallees);
   return b;
 }
@@ -351,6 +352,14 @@ TEST(GoldenPipeline, LoopAroundWhileRunsInLanes) {
   ASSERT_EQ(loop.lane_reductions.size(), 1u);
   EXPECT_EQ(loop.lane_reductions[0], b.f.slotOf("total"));
   expectGolden("simd_lanes", print(b.f));
+}
+
+TEST(SimdLanes, LanesRunToTheLastStepOnlyWhenNothingTheLoopAssignsIsReadAfterIt) {
+  Fn b = laneRows(false);
+  EXPECT_TRUE(b.f.body[1]->lanes_to_end) << "only `total`, a reduction, is read after the loop";
+  Fn c = laneRows(false, true);  // return total + j: the loop variable's last value is read after the loop
+  EXPECT_TRUE(c.f.body[1]->lanes);
+  EXPECT_FALSE(c.f.body[1]->lanes_to_end);
 }
 
 TEST(SimdLanes, CarriedValueKeepsTheLoopScalar) {

@@ -376,7 +376,9 @@ def test_lanes_inside_a_parallel_loop(level):
 # an inner for, divisions and square roots that may raise in one lane, indices that may fall
 # out of range, float and int reductions. Each runs under CPython and compiled (check()).
 
-def _lane_source(seed):
+def _lane_source(seed, after=None):
+    """after: None (nothing the loop assigns is read after it), "return" (the loop variable's
+    last value is returned) or "outer" (an outer loop reads it before the loop runs again)."""
     import random
 
     r = random.Random(seed)
@@ -423,8 +425,13 @@ def _lane_source(seed):
         f"            total += k * {r.choice(['0.5', '-1.25', '3.0'])}",
         "            count += k",
         f"        out[j] = {fexpr(2)}",
-        "    return total + count",
     ]
+    if after == "outer":  # everything from the loop on, twice; the second time reads the first's j
+        at = lines.index(f"    for j in {rng}:")
+        lines[at:] = ["    for rep in range(2):", "        if rep > 0:", "            total += j * 0.25"] + [
+            "    " + ln for ln in lines[at:]
+        ]
+    lines.append("    return total + count" + (" + j" if after == "return" else ""))
     return "\n".join(lines) + "\n"
 
 
@@ -452,6 +459,35 @@ def test_random_lane_loops(seed, tmp_path, level):
         disp = epochpp.jit(mod.f, level=level)  # Level 3: the loop on the workers; the serial fallback in lanes
         check(mod.f, lambda: (a.copy(), np.zeros(n + 2), n, 7, 2), disp=disp)
         assert "SIMD lanes" in disp.inspect("ir"), src
+
+
+# The same programs with the loop variable read after the loop, directly or by an outer loop
+# before the loop runs again: its last iteration must then run in the scalar loop (so j holds
+# CPython's last value), where without such a read the lanes run to the last step.
+@pytest.mark.skipif(FAKE_JIT, reason="inspects the compiled IR")
+@pytest.mark.parametrize("after", [None, "return", "outer"])
+@pytest.mark.parametrize("seed", range(int(os.environ.get("EPOCHPP_LANES_FUZZ", "40")) // 4))
+def test_random_lane_loops_read_after(seed, after, tmp_path, level):
+    import importlib.util
+
+    import epochpp
+
+    src = _lane_source(seed, after)
+    path = tmp_path / f"lanes_after_{seed}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(f"lanes_after_{seed}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    g = np.random.default_rng(1000 + seed)
+    disp = epochpp.jit(mod.f, level=level)
+    for n in (8, 16, int(g.integers(5, 30))):  # whole lane steps (W = 8) and not
+        a = g.uniform(-3.0, 3.0, n + 2)
+        a[g.integers(0, n)] = 0.0
+        with np.errstate(all="ignore"):
+            check(mod.f, lambda: (a.copy(), np.zeros(n + 2), n, 7, 2), disp=disp)
+    ir = disp.inspect("ir")
+    assert "SIMD lanes" in ir, src
+    assert ("to the last step" in ir) == (after is None), src
 
 
 def smear(a, out):  # with out is a: each iteration reads what the one before wrote

@@ -70,6 +70,26 @@ def fails_midway(x, out, bad):
     return out
 
 
+def reuse_names(x, y, out1, out2):  # `t` and `i` again in the second loop: dead after the first
+    for i in range(len(x)):
+        t = math.sin(x[i]) * math.cos(x[i]) + math.sqrt(abs(x[i])) - math.exp(-abs(x[i]))
+        out1[i] = t * t
+    for i in range(len(y)):
+        t = math.cos(y[i]) * math.sin(y[i]) - math.sqrt(abs(y[i])) + math.exp(-abs(y[i]))
+        out2[i] = t
+    return out1[0]
+
+
+def reuse_then_read(x, y, out1, out2):  # ... and read after both (the second may run 0 times)
+    for i in range(len(x)):
+        t = math.sin(x[i]) * math.cos(x[i]) + math.sqrt(abs(x[i])) - math.exp(-abs(x[i]))
+        out1[i] = t * t
+    for i in range(len(y)):
+        t = math.cos(y[i]) * math.sin(y[i]) - math.sqrt(abs(y[i])) + math.exp(-abs(y[i]))
+        out2[i] = t
+    return t
+
+
 def parallel_loops(f):
     return "run on all cores" in f.explain()
 
@@ -89,6 +109,24 @@ def test_parallel_results_equal_serial():
     g3 = epochpp.jit(int_reduce, level=3)
     assert g3(xi) == int_reduce(xi) and type(g3(xi)[0]) is type(int_reduce(xi)[0])
     assert parallel_loops(g3)
+
+
+def test_a_name_reused_by_a_later_loop_does_not_keep_a_loop_serial():
+    """A private local counts as used after the loop only where it may be read before it is
+    assigned again (ir::liveAfter): two loops that both use `t` run in parallel; when `t` is
+    read after both, neither does (if the second loop runs 0 times, the first one's `t` is
+    returned), and the values are CPython's either way."""
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal(N), rng.standard_normal(N)
+    f3 = epochpp.jit(reuse_names, level=3)
+    want = (reuse_names(x, y, np.empty(N), o2 := np.empty(N)), o2)
+    got = (f3(x, y, np.empty(N), g2 := np.empty(N)), g2)
+    assert got[0] == want[0] and np.array_equal(got[1], want[1])
+    assert f3.inspect("ir").count("[parallel]") == 2, f3.inspect("ir")
+    r3 = epochpp.jit(reuse_then_read, level=3)
+    for m in (N, 0):
+        assert r3(x, y[:m], np.empty(N), np.empty(m)) == reuse_then_read(x, y[:m], np.empty(N), np.empty(m))
+    assert "[parallel]" not in r3.inspect("ir")
 
 
 def test_float_reductions_are_close_and_reproducible():

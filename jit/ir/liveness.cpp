@@ -1,0 +1,100 @@
+// jit/ir/liveness.cpp — backward liveness of locals over the structured IR (see liveness.h).
+#include "jit/ir/liveness.h"
+
+namespace epochpp::ir {
+
+namespace {
+
+using Set = std::set<int>;
+
+void reads(const Expr& e, Set& out) {
+  if (e.kind == ExprKind::Var || e.kind == ExprKind::NamedExpr) out.insert(e.slot);
+  for (auto& a : e.args)
+    if (a) reads(*a, out);
+}
+
+struct Liveness {
+  const Stmt* target;
+  Set found;  // live after target (the union over every time the walk passes it)
+
+  // live before a block, given what is live after it; brk/cont: live at the enclosing loop's
+  // exit and head (null outside loops)
+  Set block(const Block& b, Set out, const Set* brk, const Set* cont) {
+    for (size_t k = b.size(); k-- > 0;) out = stmt(*b[k], out, brk, cont);
+    return out;
+  }
+
+  Set stmt(const Stmt& s, const Set& out, const Set* brk, const Set* cont) {
+    if (&s == target) found.insert(out.begin(), out.end());
+    Set in;
+    switch (s.kind) {
+      case StmtKind::Assign:
+        in = out;
+        in.erase(s.slot);
+        reads(*s.value, in);
+        return in;
+      case StmtKind::Store:
+        in = out;
+        for (auto& a : s.args) reads(*a, in);
+        reads(*s.value, in);
+        return in;
+      case StmtKind::ExprStmt:
+        in = out;
+        reads(*s.value, in);
+        return in;
+      case StmtKind::Return:
+        if (s.value) reads(*s.value, in);
+        return in;
+      case StmtKind::Pass: return out;
+      case StmtKind::Break: return brk ? *brk : out;
+      case StmtKind::Continue: return cont ? *cont : out;
+      case StmtKind::If: {
+        in = block(s.body, out, brk, cont);
+        Set e = block(s.orelse, out, brk, cont);
+        in.insert(e.begin(), e.end());
+        reads(*s.value, in);
+        return in;
+      }
+      case StmtKind::While: {
+        // head: the condition is evaluated; false -> orelse -> out, true -> body -> head
+        Set exitSet = block(s.orelse, out, brk, cont);
+        Set head;
+        for (;;) {
+          Set h = block(s.body, head, &out, &head);
+          h.insert(exitSet.begin(), exitSet.end());
+          reads(*s.value, h);
+          if (h == head) break;
+          head = std::move(h);
+        }
+        return head;
+      }
+      case StmtKind::For: {
+        // the range is evaluated once; head: the next value is assigned to the variable, or the
+        // loop ends (the variable keeps what it had) -> orelse -> out
+        Set exitSet = block(s.orelse, out, brk, cont);
+        Set head;
+        for (;;) {
+          Set h = block(s.body, head, &out, &head);
+          h.erase(s.slot);
+          h.insert(exitSet.begin(), exitSet.end());
+          if (h == head) break;
+          head = std::move(h);
+        }
+        in = head;
+        reads(*s.value, in);
+        return in;
+      }
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+std::set<int> liveAfter(const Function& f, const Stmt& target) {
+  Liveness l{&target, {}};
+  l.block(f.body, {}, nullptr, nullptr);
+  return l.found;
+}
+
+}  // namespace epochpp::ir
