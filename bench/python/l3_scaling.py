@@ -35,6 +35,23 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PARALLEL = ["mandelbrot", "pairwise_distances", "black_scholes", "nbody_step", "matmul"]
 
 
+def cpu_ticks():
+    """(steal, total) jiffies of all CPUs from /proc/stat, or None where there is none (not Linux)."""
+    try:
+        with open("/proc/stat") as fh:
+            f = [int(x) for x in fh.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (f[7] if len(f) > 7 else 0), sum(f[:8])
+
+
+def steal_share(t0, t1):
+    """Share of the CPUs' time the hypervisor gave to someone else between two cpu_ticks()."""
+    if t0 is None or t1 is None or t1[1] <= t0[1]:
+        return None
+    return (t1[0] - t0[0]) / (t1[1] - t0[1])
+
+
 def child(names, sizes, rounds, reuse=False):
     sys.path.insert(0, HERE)
     import numpy as np
@@ -61,6 +78,7 @@ def child(names, sizes, rounds, reuse=False):
         # paired calls, L2 then L3 (order swapped every other pair): the machine's slow drifts
         # (other tenants of the VM, clock changes) hit both sides of a pair alike
         t2, t3, pair = [], [], []
+        ticks = cpu_ticks()
         for j in range(rounds * 15):
             if j % 2 == 0:
                 a2 = call(f2, not reuse)[0]
@@ -71,10 +89,18 @@ def child(names, sizes, rounds, reuse=False):
             t2.append(a2)
             t3.append(a3)
             pair.append(a2 / a3)
+        steal = steal_share(ticks, cpu_ticks())
         m2, m3 = statistics.median(t2), statistics.median(t3)
         rows.append({"kernel": name, "size": sizes.get(name, k.size), "L2_s": m2, "L3_s": m3,
-                     "ratio": statistics.median(pair), "L3_min_ratio": min(t2) / min(t3), "check": bad or "ok"})
+                     "ratio": statistics.median(pair), "L3_min_ratio": min(t2) / min(t3), "steal": steal,
+                     "check": bad or "ok"})
     print(json.dumps(rows))
+
+
+def stolen(shares):
+    """The table's steal column: the largest share of CPU time stolen in any of the processes."""
+    known = [x for x in shares if x is not None]
+    return f"{max(known) * 100:.1f}%" if known else "-"
 
 
 def main(argv=None):
@@ -94,8 +120,8 @@ def main(argv=None):
         return child(names, sizes, o.rounds, o.reuse)
     out = []
     print("| threads | kernel | size | Level 2 | Level 3 | L3/L2 speed-up (median of processes) | (range) "
-          "| (best call / best call) | check |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| (best call / best call) | steal | check |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for t in [int(x) for x in o.threads.split(",")]:
         env = dict(os.environ, EPOCHPP_NUM_THREADS=str(t))
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -119,11 +145,11 @@ def main(argv=None):
             bad = [r["check"] for r in rs if r["check"] != "ok"]
             row = {"threads": t, "kernel": name, "size": rs[0]["size"], "L2_s": med("L2_s"), "L3_s": med("L3_s"),
                    "ratio": statistics.median(ratios), "ratios": ratios, "L3_min_ratio": med("L3_min_ratio"),
-                   "check": bad[0] if bad else "ok"}
+                   "steal": [r.get("steal") for r in rs], "check": bad[0] if bad else "ok"}
             out.append(row)
             print(f"| {t} | {name} | {row['size']} | {row['L2_s'] * 1e3:.3f} ms | {row['L3_s'] * 1e3:.3f} ms | "
                   f"{row['ratio']:.2f}x | {min(ratios):.2f}-{max(ratios):.2f} | {row['L3_min_ratio']:.2f}x | "
-                  f"{row['check']} |", flush=True)
+                  f"{stolen(row['steal'])} | {row['check']} |", flush=True)
     if o.json:
         with open(o.json, "w") as fh:
             json.dump({"cpus": os.cpu_count(), "rows": out}, fh, indent=1)
