@@ -515,7 +515,7 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
         s += "; Level 3: " + std::to_string(cpuParallel) + " loop(s) run on all cores (" +
              std::to_string(parallel::maxThreads()) + " threads) when the work is large enough";
       else if (sp->level >= 3)
-        s += "; Level 3: no loop with independent iterations (runs serially)";
+        s += "; Level 3: no parallel loop (runs serially)";
       if (sp->level >= 4) {
         char buf[160];
         if (sp->ptx_from_cache)

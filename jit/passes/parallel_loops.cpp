@@ -378,6 +378,9 @@ struct Marker {
       s.reductions.clear();
       s.written_arrays.clear();
       s.read_arrays.clear();
+      f.notes.push_back("line " + std::to_string(s.line) +
+                        ": independent iterations, but the loop only moves memory (too little work per element "
+                        "to pay for a second core and the copy kept for exact errors): runs serially");
       return false;
     }
     return true;

@@ -115,7 +115,7 @@ def function_statuses(level):
             if "run on all cores" in text:
                 lvl = "Level 3: its independent loops run on all cores"
             elif level >= 3:
-                lvl = "Level 2: no loop with independent iterations"
+                lvl = "Level 2: no parallel loop"
             else:
                 lvl = "Level 2"
             note = ""

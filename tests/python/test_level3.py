@@ -105,6 +105,7 @@ def test_parallel_results_equal_serial():
     s3 = epochpp.jit(saxpy, level=3)
     assert np.array_equal(s3(2.5, x, y, np.empty(N)), saxpy(2.5, x, y, np.empty(N)))
     assert not parallel_loops(s3)
+    assert "no parallel loop" in s3.explain() and "only moves memory" in s3.explain(), s3.explain()
     xi = rng.integers(-1000, 1000, N)
     g3 = epochpp.jit(int_reduce, level=3)
     assert g3(xi) == int_reduce(xi) and type(g3(xi)[0]) is type(int_reduce(xi)[0])
