@@ -55,37 +55,28 @@ struct Liveness {
         reads(*s.value, in);
         return in;
       }
-      case StmtKind::While: {
-        // head: the condition is evaluated; false -> orelse -> out, true -> body -> head
-        Set exitSet = block(s.orelse, out, brk, cont);
-        Set head;
-        for (;;) {
-          Set h = block(s.body, head, &out, &head);
-          h.insert(exitSet.begin(), exitSet.end());
-          reads(*s.value, h);
-          if (h == head) break;
-          head = std::move(h);
-        }
-        return head;
-      }
-      case StmtKind::For: {
-        // the range is evaluated once; head: the next value is assigned to the variable, or the
-        // loop ends (the variable keeps what it had) -> orelse -> out
-        Set exitSet = block(s.orelse, out, brk, cont);
-        Set head;
-        for (;;) {
-          Set h = block(s.body, head, &out, &head);
-          h.erase(s.slot);
-          h.insert(exitSet.begin(), exitSet.end());
-          if (h == head) break;
-          head = std::move(h);
-        }
-        in = head;
+      case StmtKind::While:  // head: the condition; false -> orelse -> out, true -> body -> head
+        return head(s.body, block(s.orelse, out, brk, cont), out, -1, s.value.get());
+      case StmtKind::For:  // the range once; head: the next value, or the end (the variable keeps its value)
+        in = head(s.body, block(s.orelse, out, brk, cont), out, s.slot, nullptr);
         reads(*s.value, in);
         return in;
-      }
     }
     return out;
+  }
+
+  // live at a loop's head, to a fixed point: what the body needs (minus `assigned`, the variable
+  // the head assigns; `break` goes to out, `continue` to the head), what the exit needs, `cond`'s reads
+  Set head(const Block& body, const Set& exitSet, const Set& out, int assigned, const Expr* cond) {
+    Set h;
+    for (;;) {
+      Set next = block(body, h, &out, &h);
+      if (assigned >= 0) next.erase(assigned);
+      next.insert(exitSet.begin(), exitSet.end());
+      if (cond) reads(*cond, next);
+      if (next == h) return h;
+      h = std::move(next);
+    }
   }
 };
 
