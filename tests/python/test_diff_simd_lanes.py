@@ -219,6 +219,47 @@ def test_matmul_layouts(n, order):
     check(matmul, make)
 
 
+def col_ratio(A, B, C, lo, hi, z):  # B[p, j] read W columns at a time in the inner loop: aligned steps
+    total = 0
+    for j in range(lo, hi):
+        s = 0.0
+        for p in range(A.shape[1]):
+            s += A[0, p] * B[p, j]
+        C[0, j] = s / (j - z)  # z == j: ZeroDivisionError at that iteration
+        total += j
+    return total
+
+
+@pytest.mark.parametrize("off", range(8))
+@pytest.mark.parametrize("lo,hi", [(0, 48), (1, 30), (3, 17), (0, 9), (5, 14)])
+def test_aligning_and_last_steps(off, lo, hi):
+    """B's rows are 48 floats (a whole number of 64-byte lines), so the lanes start with a step
+    whose first lanes are off, after which every step reads B[p, j:j+W] as one aligned vector,
+    and end with a step whose last lanes are off (nothing is read after the loop). B lies at each
+    of the 8 element offsets of a line; a division by zero in the first, a middle or the last
+    step must raise at CPython's iteration, with exactly the earlier columns written."""
+    for z in [-1.0, lo, lo + 2, (lo + hi) // 2, hi - 2, hi - 1]:
+
+        def make():
+            buf = np.linspace(-1.0, 1.0, 16 * 48 + 8)
+            B = buf[off:off + 16 * 48].reshape(16, 48)
+            return np.full((1, 16), 0.5), B, np.zeros((1, 48)), lo, hi, float(z)
+
+        check(col_ratio, make)
+
+
+@pytest.mark.skipif(FAKE_JIT, reason="inspects the compiled code")
+def test_aligning_step_only_for_vectors_read_in_an_inner_loop():
+    ratio = jitted(col_ratio)
+    ratio(np.ones((1, 4)), np.ones((4, 16)), np.zeros((1, 16)), 0, 16, -1.0)
+    ll = ratio.inspect("llvm")
+    assert "lanes.align" in ll and "lanes.tail" in ll
+    esc = jitted(escape)  # reads no array in lanes: nothing to align
+    esc(np.zeros(20, np.int64), -2.0, 0.15, 0.3, 20)
+    ll = esc.inspect("llvm")
+    assert "lanes.align" not in ll and "lanes.tail" in ll
+
+
 @pytest.mark.parametrize("n", [2, 5, 12])
 @pytest.mark.parametrize("eps2", [1e-3, 0.0])
 def test_gravity(n, eps2):
@@ -376,9 +417,11 @@ def test_lanes_inside_a_parallel_loop(level):
 # an inner for, divisions and square roots that may raise in one lane, indices that may fall
 # out of range, float and int reductions. Each runs under CPython and compiled (check()).
 
-def _lane_source(seed, after=None):
+def _lane_source(seed, after=None, anchor=False):
     """after: None (nothing the loop assigns is read after it), "return" (the loop variable's
-    last value is returned) or "outer" (an outer loop reads it before the loop runs again)."""
+    last value is returned) or "outer" (an outer loop reads it before the loop runs again).
+    anchor: the inner `for` also reads b[p, j] (or b[p, j + 1]), W columns at a time: the
+    lanes align their steps to it (a sixth argument, b)."""
     import random
 
     r = random.Random(seed)
@@ -401,7 +444,7 @@ def _lane_source(seed, after=None):
     shift = r.choice(["j", "j", "j + 1", "(n - 1 - j)"])
     lines = [
         "import math",
-        "def f(a, out, n, m, q):",
+        "def f(a, out, n, m, q, b):" if anchor else "def f(a, out, n, m, q):",
         "    total = 0.0",
         "    count = 0",
         f"    for j in {rng}:",
@@ -420,7 +463,7 @@ def _lane_source(seed, after=None):
         lines += [f"            else:", f"                y = {fexpr(1)}"]
     lines += [
         "        for p in range(q):",
-        f"            x = x + a[p] * {fexpr(1)}",
+        f"            x = x + a[p] * {fexpr(1)}" + (f" + b[p, {r.choice(['j', 'j + 1'])}]" if anchor else ""),
         f"        if {cmp_()}:",
         f"            total += k * {r.choice(['0.5', '-1.25', '3.0'])}",
         "            count += k",
@@ -459,6 +502,42 @@ def test_random_lane_loops(seed, tmp_path, level):
         disp = epochpp.jit(mod.f, level=level)  # Level 3: the loop on the workers; the serial fallback in lanes
         check(mod.f, lambda: (a.copy(), np.zeros(n + 2), n, 7, 2), disp=disp)
         assert "SIMD lanes" in disp.inspect("ir"), src
+
+
+# The same programs reading b[p, j] in the inner loop, b at each element offset of a cache line:
+# the lanes start with a partial step that aligns the later ones, and end with a partial step.
+@pytest.mark.parametrize("seed", range(int(os.environ.get("EPOCHPP_LANES_FUZZ", "40")) // 2))
+def test_random_lane_loops_aligned(seed, tmp_path, level):
+    import importlib.util
+
+    after = [None, None, "return", "outer"][seed % 4]
+    src = _lane_source(seed, after, anchor=True)
+    path = tmp_path / f"lanes_aligned_{seed}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(f"lanes_aligned_{seed}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    g = np.random.default_rng(2000 + seed)
+    disp = None
+    if not FAKE_JIT:
+        import epochpp
+
+        disp = epochpp.jit(mod.f, level=level)
+    for n in (16, int(g.integers(9, 40))):
+        cols = (n + 2 + 7) // 8 * 8  # rows of whole 64-byte lines
+        a = g.uniform(-3.0, 3.0, n + 2)
+        a[g.integers(0, n)] = 0.0
+        bvals = g.uniform(-2.0, 2.0, 2 * cols + 8)
+        for off in (int(g.integers(0, 8)), int(g.integers(0, 8))):
+
+            def make():
+                return a.copy(), np.zeros(n + 2), n, 7, 2, bvals.copy()[off:off + 2 * cols].reshape(2, cols)
+
+            with np.errstate(all="ignore"):
+                check(mod.f, make, disp=disp)
+    if disp is not None:
+        assert "SIMD lanes" in disp.inspect("ir"), src
+        assert ("to the last step" in disp.inspect("ir")) == (after is None), src
 
 
 # The same programs with the loop variable read after the loop, directly or by an outer loop
