@@ -7,6 +7,7 @@
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "parallel/linger.h"
@@ -82,8 +83,9 @@ void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
     ~Leave() { leave(); }  // also when body throws through parallel_for
   } guard;
   tsan::Loop loop;  // empty unless built with -fsanitize=thread (tsan.h)
+  if (grain < 1) grain = std::max<int64_t>(1, n / (8 * (int64_t)arena->tbb.max_concurrency()));
   arena->tbb.execute([&] {
-    oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int64_t>(0, n, grain > 0 ? grain : 1),
+    oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int64_t>(0, n, grain),
                               [&](const oneapi::tbb::blocked_range<int64_t>& r) {
                                 tsan::Chunk chunk(loop);
                                 body(r.begin(), r.end());

@@ -6,8 +6,10 @@
 namespace epochpp::parallel {
 
 int maxThreads();  // EPOCHPP_NUM_THREADS or all cores
-// Runs body(begin, end) over [0, n) on the arena's workers; grain >= 1. In a forked child whose parent
-// could not stop its workers (see SchedulerState), it runs body(0, n) once, on the calling thread.
+// Runs body(begin, end) over [0, n) on the arena's workers, in pieces of at most `grain` (0: about 8
+// pieces per thread; oneTBB with grain 1 splits down to single items, a task each). In a forked child
+// whose parent could not stop its workers (see SchedulerState), it runs body(0, n) once, on the calling
+// thread.
 void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body);
 
 // What parallelFor will do next in this process. fork() (os.fork, multiprocessing's 'fork') stops the

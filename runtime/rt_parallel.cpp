@@ -136,7 +136,8 @@ extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, in
   auto fn = reinterpret_cast<Chunk>(body);
   // how to keep what the loop overwrites
   std::vector<Kept> kept(keep ? (size_t)nwritten : 0);
-  bool rowMode = rows != 0;
+  bool rowMode = (rows & EP_PAR_ROWS) != 0;
+  bool merge = (rows & EP_PAR_MERGE) != 0;
   for (int32_t j = 0; j < (int32_t)kept.size(); ++j) {
     Kept& k = kept[(size_t)j];
     k.w = &written[j];
@@ -182,7 +183,8 @@ extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, in
   std::atomic<int> failed{0}, interrupted{0};
   {
     profiler::ModeScope mode(profiler::kModeParallel);
-    parallel::parallelFor(nchunks, 1, [&](int64_t cb, int64_t ce) {
+    // grain 0: oneTBB hands out runs of chunks, about 8 per thread, not single chunks
+    parallel::parallelFor(nchunks, 0, [&](int64_t cb, int64_t ce) {
       profiler::ModeScope worker(profiler::kModeParallel);
       // the chunks' own call state (one per run of consecutive chunks on one thread): a callee
       // may allocate an array, taking the GIL for it
@@ -192,13 +194,15 @@ extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, in
       local.depth_limit = ctx->depth_limit;
       local.owned = &cs;
       bool wasWorker = runtime::setMapWorker(true);  // Ctrl-C: stop; the calling thread raises
-      for (int64_t c = cb; c < ce; ++c) {
+      // merge: the chunks oneTBB hands this thread together run as one call (no reduction
+      // partials to keep apart); else one call per chunk
+      for (int64_t c = cb, next; c < ce; c = next) {
         if (failed.load(std::memory_order_relaxed)) break;  // another chunk failed: the call deopts
-        int64_t kb, ke;
-        bounds(c, kb, ke);
+        next = merge ? ce : c + 1;
+        int64_t kb = cut(c), ke = cut(next);
         if (rowMode)
           for (const Kept& k : kept) keepRows(k, start, step, kb, ke, false);
-        started[(size_t)c] = 1;
+        std::memset(&started[(size_t)c], 1, (size_t)(next - c));
         int32_t st = fn(&local, 0, env, kb, ke, c);
         if (st != EP_OK) {
           if (local.exc_kind == EP_EXC_KEYBOARD_INTERRUPT) interrupted.store(1);

@@ -288,9 +288,11 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
       if (!proven.count(h.load ? (const void*)h.load : (const void*)h.store)) ok = b.CreateAnd(ok, hoistedInRange(s, h, lo, hi));
     keep = b.CreateSelect(ok, i32(0), i32(1));
   }
-  // rows: without prange every write is a[i, ...], so each chunk can keep just its own rows
+  // rows: without prange every write is a[i, ...], so each chunk can keep just its own rows;
+  // merge: without reductions, chunks that run one after another on a thread are one call
+  int flags = (s.prange ? 0 : EP_PAR_ROWS) | (R == 0 ? EP_PAR_MERGE : 0);
   Value* status = b.CreateCall(m.rt("ep_rt_parallel_for"),
-                               {ctx, n, nchunks, align, outlined, env, written, i32(W), start, step, i32(s.prange ? 0 : 1), keep});
+                               {ctx, n, nchunks, align, outlined, env, written, i32(W), start, step, i32(flags), keep});
   auto* okB = newBB("par.ok");
   auto* failB = newBB("par.failed");
   b.CreateCondBr(b.CreateICmpEQ(status, i32(EP_OK)), okB, failB);
