@@ -6,8 +6,9 @@
 namespace epochpp::parallel {
 
 int maxThreads();  // EPOCHPP_NUM_THREADS or all cores
-// Runs body(begin, end) over [0, n) on the arena's workers, in pieces of at most `grain` (0: about 8
-// pieces per thread; oneTBB with grain 1 splits down to single items, a task each). In a forked child
+// Runs body(begin, end) over [0, n) on the arena's workers, in pieces of at most `grain` (oneTBB's
+// work stealing; with grain 1 it splits down to single items, a task each), or with grain 0 guided:
+// each thread takes 1/(2P) of what is left at a time, pieces shrinking to 1 item. In a forked child
 // whose parent could not stop its workers (see SchedulerState), it runs body(0, n) once, on the calling
 // thread.
 void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& body);

@@ -183,7 +183,7 @@ extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, in
   std::atomic<int> failed{0}, interrupted{0};
   {
     profiler::ModeScope mode(profiler::kModeParallel);
-    // grain 0: oneTBB hands out runs of chunks, about 8 per thread, not single chunks
+    // grain 0: guided, runs of chunks that shrink as the loop runs out, not a task per chunk
     parallel::parallelFor(nchunks, 0, [&](int64_t cb, int64_t ce) {
       profiler::ModeScope worker(profiler::kModeParallel);
       // the chunks' own call state (one per run of consecutive chunks on one thread): a callee

@@ -181,7 +181,7 @@ TEST(Fork, WhileALoopRunsChildRunsSerially) {
 
 TEST(ParallelFor, CoversEveryIndexExactlyOnce) {
   for (int64_t n : {0, 1, 2, 3, 7, 64, 1000, 4097, 100000}) {
-    for (int64_t grain : {1, 2, 3, 16, 1000, 1 << 20}) {
+    for (int64_t grain : {1, 2, 3, 16, 1000, 1 << 20, 0, -5}) {
       std::unique_ptr<std::atomic<int>[]> hits(new std::atomic<int>[n > 0 ? n : 1]);
       for (int64_t i = 0; i < n; ++i) hits[i] = 0;
       std::atomic<int64_t> total{0};
@@ -198,13 +198,26 @@ TEST(ParallelFor, CoversEveryIndexExactlyOnce) {
   }
 }
 
-TEST(ParallelFor, NonPositiveGrainIsTreatedAsOne) {
+TEST(ParallelFor, NonPositiveGrainIsGuided) {
+  // Each piece is 1/(2P) of what was left when it was taken (at least 1), so a piece [b, e) has
+  // e - b == max(1, (n - b) / (2P)) exactly, and the pieces shrink towards the end.
+  const int64_t P = maxThreads();
   for (int64_t grain : {0, -5}) {
-    std::atomic<int64_t> sum{0};
-    parallelFor(1000, grain, [&](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) sum += i;
-    });
-    EXPECT_EQ(sum.load(), 999 * 1000 / 2) << "grain=" << grain;
+    for (int64_t n : {1, 5, 128, 256, 10000}) {
+      std::mutex mu;
+      std::vector<std::pair<int64_t, int64_t>> pieces;
+      parallelFor(n, grain, [&](int64_t b, int64_t e) {
+        std::lock_guard<std::mutex> lock(mu);
+        pieces.push_back({b, e});
+      });
+      int64_t total = 0;
+      for (auto& [b, e] : pieces) {
+        EXPECT_EQ(e - b, std::max<int64_t>(1, (n - b) / (2 * P))) << "n=" << n << " piece [" << b << ", " << e << ")";
+        total += e - b;
+      }
+      EXPECT_EQ(total, n);
+      if (n >= 4 * P) EXPECT_LT((int64_t)pieces.size(), n) << "runs of items, not one call per item";
+    }
   }
 }
 
