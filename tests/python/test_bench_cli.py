@@ -58,4 +58,5 @@ def test_l3_scaling_pairs_and_processes(tmp_path):
     rows = json.loads(out.read_text())["rows"]
     assert [(x["threads"], x["kernel"], x["size"], x["check"]) for x in rows] == [(1, "matmul", 12, "ok")]
     assert len(rows[0]["ratios"]) == 2 and all(v > 0 for v in rows[0]["ratios"])
+    assert len(rows[0]["ceilings"]) == 2 and all(v > 0 for v in rows[0]["ceilings"])  # one L2 call "at once"
     assert "| 1 | matmul | 12 |" in r.stdout
