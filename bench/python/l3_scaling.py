@@ -59,7 +59,7 @@ def steal_share(t0, t1):
     return (t1[0] - t0[0]) / (t1[1] - t0[1])
 
 
-def child(names, sizes, rounds, reuse=False):
+def child(names, sizes, rounds, reuse=False, ceiling_too=True):
     sys.path.insert(0, HERE)
     threads = int(os.environ.get("EPOCHPP_NUM_THREADS") or os.cpu_count())
     import numpy as np
@@ -88,7 +88,8 @@ def child(names, sizes, rounds, reuse=False):
         # the ceiling: `threads` Level 2 calls at once, one per worker (parallel_map), against
         # one call alone; what the machine gives the same serial code on that many cores now
         # (a VM's vCPUs can share a physical core for a while: then this drops too)
-        sets = [[x.copy() if isinstance(x, np.ndarray) else x for x in args] for _ in range(threads)]
+        sets = [[x.copy() if isinstance(x, np.ndarray) else x for x in args] for _ in range(threads)] \
+            if reuse and ceiling_too else None
 
         def at_once():
             a = [[x.copy() if isinstance(x, np.ndarray) else x for x in args] for _ in range(threads)] \
@@ -97,7 +98,8 @@ def child(names, sizes, rounds, reuse=False):
             epochpp.parallel_map(f2, *zip(*a))
             return time.perf_counter() - t0
 
-        at_once()
+        if ceiling_too:
+            at_once()
         t2, t3, pair, ceiling = [], [], [], []
         ticks = cpu_ticks()
         for j in range(rounds * 15):
@@ -110,12 +112,13 @@ def child(names, sizes, rounds, reuse=False):
             t2.append(a2)
             t3.append(a3)
             pair.append(a2 / a3)
-            ceiling.append(threads * a2 / at_once())
+            if ceiling_too:
+                ceiling.append(threads * a2 / at_once())
         steal = steal_share(ticks, cpu_ticks())
         m2, m3 = statistics.median(t2), statistics.median(t3)
         rows.append({"kernel": name, "size": sizes.get(name, k.size), "L2_s": m2, "L3_s": m3,
                      "ratio": statistics.median(pair), "L3_min_ratio": min(t2) / min(t3), "steal": steal,
-                     "ceiling": statistics.median(ceiling),
+                     "ceiling": statistics.median(ceiling) if ceiling else None,
                      "check": bad or "ok"})
     print(json.dumps(rows))
 
@@ -134,13 +137,14 @@ def main(argv=None):
     ap.add_argument("--only", help="comma list of kernels (default: the five parallelisable ones)")
     ap.add_argument("--size", default="", help="name=N,... input sizes (default: kernels.py's)")
     ap.add_argument("--reuse", action="store_true", help="every timed call reuses one copy of the inputs per level")
+    ap.add_argument("--no-ceiling", action="store_true", help="skip the ceiling calls (Level 2 on every core at once)")
     ap.add_argument("--json", help="write the rows here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     o = ap.parse_args(argv)
     names = o.only.split(",") if o.only else PARALLEL
     sizes = {kv.split("=")[0]: int(kv.split("=")[1]) for kv in o.size.split(",") if kv}
     if o.child:
-        return child(names, sizes, o.rounds, o.reuse)
+        return child(names, sizes, o.rounds, o.reuse, not o.no_ceiling)
     out = []
     print("| threads | kernel | size | Level 2 | Level 3 | L3/L2 speed-up (median of processes) | (range) "
           "| (best call / best call) | ceiling: Level 2 on every core at once | steal | check |")
@@ -153,6 +157,8 @@ def main(argv=None):
             cmd += ["--size", o.size]
         if o.reuse:
             cmd.append("--reuse")
+        if o.no_ceiling:
+            cmd.append("--no-ceiling")
         per = {}
         for _ in range(max(1, o.processes)):
             p = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -168,12 +174,14 @@ def main(argv=None):
             bad = [r["check"] for r in rs if r["check"] != "ok"]
             row = {"threads": t, "kernel": name, "size": rs[0]["size"], "L2_s": med("L2_s"), "L3_s": med("L3_s"),
                    "ratio": statistics.median(ratios), "ratios": ratios, "L3_min_ratio": med("L3_min_ratio"),
-                   "ceiling": med("ceiling"), "ceilings": [r["ceiling"] for r in rs],
+                   "ceilings": [r["ceiling"] for r in rs if r["ceiling"] is not None],
                    "steal": [r.get("steal") for r in rs], "check": bad[0] if bad else "ok"}
+            row["ceiling"] = statistics.median(row["ceilings"]) if row["ceilings"] else None
             out.append(row)
+            ceil = f"{row['ceiling']:.2f}x ({min(row['ceilings']):.2f}-{max(row['ceilings']):.2f})" if row["ceilings"] else "-"
             print(f"| {t} | {name} | {row['size']} | {row['L2_s'] * 1e3:.3f} ms | {row['L3_s'] * 1e3:.3f} ms | "
                   f"{row['ratio']:.2f}x | {min(ratios):.2f}-{max(ratios):.2f} | {row['L3_min_ratio']:.2f}x | "
-                  f"{row['ceiling']:.2f}x ({min(row['ceilings']):.2f}-{max(row['ceilings']):.2f}) | "
+                  f"{ceil} | "
                   f"{stolen(row['steal'])} | {row['check']} |", flush=True)
     if o.json:
         with open(o.json, "w") as fh:

@@ -307,6 +307,31 @@ def test_arrays_inside_tuples_are_restored_on_deopt():
     assert f.stats["deopts"] == 1
 
 
+def test_argument_copies_are_reused_and_still_restore_exactly():
+    # The copy a call keeps of the arrays it writes is kept afterwards as a spare for the next
+    # copy of an array of the same shape and dtype: each call must still be undone to its own
+    # arguments' contents, whether it deopts (k overflows) or not, called directly or in
+    # parallel_map (several copies alive at once).
+    f = epochpp.jit(tuple_writer)
+    g = np.random.default_rng(5)
+    for rep in range(6):
+        k = 2 ** 61 if rep % 2 else 1
+        a = g.standard_normal(20)  # k = 1: 4**20 fits; k = 2**61 overflows
+        ref = a.copy()
+        want = tuple_writer((ref, 0), k)
+        assert f((a, 0), k) == want
+        assert np.array_equal(a, ref), rep
+    before = f.stats["deopts"]
+    arrays = [g.standard_normal(20) for _ in range(5)]
+    refs = [x.copy() for x in arrays]
+    ks = [2 ** 61, 1, 2 ** 61, 1, 1]
+    want = [tuple_writer((r, 0), k) for r, k in zip(refs, ks)]
+    assert epochpp.parallel_map(f, [(x, 0) for x in arrays], ks) == want
+    for x, r in zip(arrays, refs):
+        assert np.array_equal(x, r)
+    assert f.stats["deopts"] == before + 2 and before == 3
+
+
 def test_error_notes_name_the_compiled_line():
     def bad(a, i):
         return a[i]
