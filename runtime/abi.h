@@ -79,8 +79,8 @@ typedef struct EpWritten {
    chunks on the oneTBB workers (fixed chunks: reductions are reproducible for any thread
    count); each chunk starts at a multiple of `align` (a loop in SIMD lanes: W). Iteration k
    has the loop value start + k * step. `rows` holds flags: with EP_PAR_MERGE (a loop without
-   reductions: no chunk's partial result to keep apart), the consecutive chunks oneTBB hands
-   one thread at once run as one call of body (`chunk`: the first of them). Before any of it
+   reductions: no chunk's partial result to keep apart), the consecutive chunks a thread takes
+   at once (guided scheduling, parallel.h) run as one call of body (`chunk`: the first of them). Before any of it
    runs, what the loop may overwrite in `written` is kept aside: each chunk its own rows with
    EP_PAR_ROWS (the loop writes only a[i, ...]) when the rows do not interleave in memory,
    else the whole byte span up front. If any chunk fails, the rest are skipped and the arrays restored. Returns

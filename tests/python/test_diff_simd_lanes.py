@@ -478,17 +478,23 @@ def _lane_source(seed, after=None, anchor=False):
     return "\n".join(lines) + "\n"
 
 
+def _load(src, tmp_path, name):
+    """The module of generated source `src` (the jit reads a function's source from its file)."""
+    import importlib.util
+
+    path = tmp_path / f"{name}.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 # EPOCHPP_LANES_FUZZ=N runs N programs (a longer search; the default keeps the suite quick)
 @pytest.mark.parametrize("seed", range(int(os.environ.get("EPOCHPP_LANES_FUZZ", "40"))))
 def test_random_lane_loops(seed, tmp_path, level):
-    import importlib.util
-
     src = _lane_source(seed)
-    path = tmp_path / f"lanes_{seed}.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location(f"lanes_{seed}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _load(src, tmp_path, f"lanes_{seed}")
     g = np.random.default_rng(seed)
     n = int(g.integers(5, 30))
     a = g.uniform(-3.0, 3.0, n + 2)
@@ -508,15 +514,9 @@ def test_random_lane_loops(seed, tmp_path, level):
 # the lanes start with a partial step that aligns the later ones, and end with a partial step.
 @pytest.mark.parametrize("seed", range(int(os.environ.get("EPOCHPP_LANES_FUZZ", "40")) // 2))
 def test_random_lane_loops_aligned(seed, tmp_path, level):
-    import importlib.util
-
     after = [None, None, "return", "outer"][seed % 4]
     src = _lane_source(seed, after, anchor=True)
-    path = tmp_path / f"lanes_aligned_{seed}.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location(f"lanes_aligned_{seed}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _load(src, tmp_path, f"lanes_aligned_{seed}")
     g = np.random.default_rng(2000 + seed)
     disp = None
     if not FAKE_JIT:
@@ -547,16 +547,10 @@ def test_random_lane_loops_aligned(seed, tmp_path, level):
 @pytest.mark.parametrize("after", [None, "return", "outer"])
 @pytest.mark.parametrize("seed", range(int(os.environ.get("EPOCHPP_LANES_FUZZ", "40")) // 4))
 def test_random_lane_loops_read_after(seed, after, tmp_path, level):
-    import importlib.util
-
     import epochpp
 
     src = _lane_source(seed, after)
-    path = tmp_path / f"lanes_after_{seed}.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location(f"lanes_after_{seed}", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = _load(src, tmp_path, f"lanes_after_{seed}")
     g = np.random.default_rng(1000 + seed)
     disp = epochpp.jit(mod.f, level=level)
     for n in (8, 16, int(g.integers(5, 30))):  # whole lane steps (W = 8) and not
