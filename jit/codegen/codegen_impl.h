@@ -185,7 +185,7 @@ struct FnLowering {
   // chunk, whose variables die with it, passes false (nv: the last multiple of W steps).
   llvm::Value* laneLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* n,
                         bool lastScalar = true);
-  // how many lanes the aligning step leaves off (0 to W-1), or nullptr when nothing is worth aligning
+  // how many lanes the aligning step leaves off (0 to min(W, 8)-1), or nullptr when nothing is worth aligning
   llvm::Value* alignShift(const ir::Stmt& s, llvm::Value* start, llvm::Value* from, const std::set<int>& varying);
   // Level 3 (lower_parallel.cpp)
   llvm::Value* parallelProfitable(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* n);

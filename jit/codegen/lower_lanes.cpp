@@ -480,8 +480,8 @@ void slotsRead(const ir::Expr& e, std::set<int>& out) {
 // The anchor: a float64 element x[..., j + c] read inside an inner `for` of lane loop s over j
 // (step 1), x a C-ordered array whose other indices are the same in every lane. Each step reads
 // it at W consecutive elements, again and again as the inner loop goes round; the aligning step
-// makes those W elements one aligned vector from the second step on, in every row when the
-// rows' strides are multiples of W elements (else q = 0: nothing is gained).
+// makes those W elements one aligned vector from the second step on (aligned to 64 bytes at most),
+// in every row when the rows' strides are multiples of that (else q = 0: nothing is gained).
 Value* FnLowering::alignShift(const ir::Stmt& s, Value* start, Value* from, const std::set<int>& varying) {
   const int64_t W = m.in.simd_lanes;
   const ir::Expr* anchor = nullptr;
@@ -525,10 +525,13 @@ Value* FnLowering::alignShift(const ir::Stmt& s, Value* start, Value* from, cons
   // the address of x[0, ..., 0, first + c]: first = start + from (step 1)
   Value* j = b.CreateAdd(b.CreateAdd(start, from), i64(off));
   Value* addr = b.CreateAdd(b.CreatePtrToInt(b.CreateExtractValue(arr.v, {0}), b.getInt64Ty()), b.CreateShl(j, i64(3)));
+  // aligned to the vector, or to the 64-byte cache line when the vector is wider (W = 16: two
+  // lines, each read whole once the first is)
+  const int64_t A = std::min<int64_t>(W, 8);
   Value* ok = b.CreateICmpEQ(b.CreateAnd(addr, i64(7)), i64(0));
   for (int d = 0; d + 1 < a.type.ndim; ++d)
-    ok = b.CreateAnd(ok, b.CreateICmpEQ(b.CreateAnd(stride(arr, d), i64(8 * W - 1)), i64(0)));
-  Value* q = b.CreateAnd(b.CreateLShr(addr, i64(3)), i64(W - 1));
+    ok = b.CreateAnd(ok, b.CreateICmpEQ(b.CreateAnd(stride(arr, d), i64(8 * A - 1)), i64(0)));
+  Value* q = b.CreateAnd(b.CreateLShr(addr, i64(3)), i64(A - 1));
   return b.CreateSelect(ok, q, i64(0));
 }
 
