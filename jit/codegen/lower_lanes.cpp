@@ -11,9 +11,10 @@
 // k0, raising where CPython does. At the end of a step the reductions are applied lane by lane
 // in iteration order (an int overflow there bails too), then the stores. The loop's last
 // iteration runs in the scalar loop, which leaves the loop's variables as CPython does, unless
-// nothing the loop assigns is read after it: then a last step with its last lanes off runs the
-// iterations left. When the body reads x[..., j] W elements at a time in an inner loop, a first
-// step with its first lanes off makes those reads aligned vectors (alignShift).
+// nothing the loop assigns is read after it. The iterations left after the whole steps, fewer
+// than W, run in a last step with its last lanes off. When the body reads x[..., j] W elements at
+// a time in an inner loop, a first step with its first lanes off makes those reads aligned
+// vectors (alignShift).
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/MDBuilder.h>
 
@@ -545,9 +546,11 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
     if (e.kind == ExprKind::Var) reads.insert(e.slot);
   });
   for (int r : s.lane_reductions) reads.insert(r);
-  // W + 1 iterations or more (the last one is the scalar loop's; W without lastScalar), and every
-  // local read as one value bound (else the scalar loop raises UnboundLocalError where CPython does)
-  Value* ok = lastScalar ? b.CreateICmpUGT(b.CreateSub(n, from), i64(W)) : b.CreateICmpUGE(b.CreateSub(n, from), i64(W));
+  // The lanes run [from, end): end = n, or n - 1 when the last iteration must be the scalar
+  // loop's. Half a step of iterations or more (at least 2), and every local read as one value
+  // bound (else the scalar loop raises UnboundLocalError where CPython does).
+  Value* end = lastScalar ? b.CreateSub(n, i64(1)) : n;
+  Value* ok = b.CreateICmpSGE(b.CreateSub(end, from), i64(std::max(2u, W / 2)));
   for (int r : reads)
     if ((!assigned.count(r) || L.isReduction(r)) && !forVars.count(r) &&
         r != s.slot && !((size_t)r < sure.size() && sure[r]))
@@ -651,8 +654,11 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
       BasicBlock* mainBail = L.bailB;
       L.bailB = alignBailB;
       Value* k0 = b.CreateSub(from, q);
-      step1(alignB, k0, b.CreateICmpUGE(L.laneIds(), L.splat(q)));
+      Value* on = b.CreateAnd(b.CreateICmpUGE(L.laneIds(), L.splat(q)),
+                              b.CreateICmpULT(L.laneIds(), L.splat(b.CreateAdd(q, b.CreateSub(end, from)))));
+      step1(alignB, k0, on);
       Value* after = b.CreateAdd(k0, i64(W));
+      after = b.CreateSelect(b.CreateICmpSGT(after, end), end, after);  // (a loop shorter than the step)
       BasicBlock* alignEnd = b.GetInsertBlock();
       b.CreateBr(fullB);
       b.SetInsertPoint(fullB);
@@ -664,8 +670,7 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
     }
   }
   BasicBlock* fullB = b.GetInsertBlock();
-  Value* todo = b.CreateSub(n, next);
-  if (lastScalar) todo = b.CreateSub(todo, i64(1));
+  Value* todo = b.CreateSub(end, next);
   Value* nv = b.CreateAdd(next, b.CreateMul(b.CreateUDiv(todo, i64(W)), i64(W)));
   b.CreateBr(headB);
   b.SetInsertPoint(headB);
@@ -678,35 +683,29 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   kv->addIncoming(b.CreateAdd(kv, i64(W), "", true, true), b.GetInsertBlock());
   b.CreateBr(headB);
   b.SetInsertPoint(doneB);
-  BasicBlock* tailBailB = nullptr;
-  BasicBlock* endB = doneB;
-  if (!lastScalar) {
-    // the last step: the iterations left, fewer than W, in a step with its last lanes off
-    Value* rem = b.CreateSub(n, nv);
-    auto* tailB = newBB("lanes.tail");
-    endB = newBB("lanes.end");
-    tailBailB = newBB("lanes.tail.bail");
-    b.CreateCondBr(b.CreateICmpNE(rem, i64(0)), tailB, endB);
-    b.SetInsertPoint(tailB);
-    BasicBlock* mainBail = L.bailB;
-    L.bailB = tailBailB;
-    L.lastLane = b.CreateSub(rem, i64(1));
-    step1(tailB, nv, b.CreateICmpULT(L.laneIds(), L.splat(rem)));
-    L.lastLane = nullptr;
-    L.bailB = mainBail;
-    b.CreateBr(endB);
-    b.SetInsertPoint(endB);
-  }
+  // the last step: the iterations left before `end`, fewer than W, in a step with its last lanes off
+  Value* rem = b.CreateSub(end, nv);
+  auto* tailB = newBB("lanes.tail");
+  auto* endB = newBB("lanes.end");
+  auto* tailBailB = newBB("lanes.tail.bail");
+  b.CreateCondBr(b.CreateICmpNE(rem, i64(0)), tailB, endB);
+  b.SetInsertPoint(tailB);
+  BasicBlock* mainBail = L.bailB;
+  L.bailB = tailBailB;
+  L.lastLane = b.CreateSub(rem, i64(1));
+  step1(tailB, nv, b.CreateICmpULT(L.laneIds(), L.splat(rem)));
+  L.lastLane = nullptr;
+  L.bailB = mainBail;
+  b.CreateBr(endB);
+  b.SetInsertPoint(endB);
   L.foldSums();
   b.CreateBr(contB);
   b.SetInsertPoint(L.bailB);
   L.foldSums();
   b.CreateBr(contB);
-  if (tailBailB) {
-    b.SetInsertPoint(tailBailB);
-    L.foldSums();
-    b.CreateBr(contB);
-  }
+  b.SetInsertPoint(tailBailB);
+  L.foldSums();
+  b.CreateBr(contB);
   if (alignBailB) {  // (no lane sums here)
     b.SetInsertPoint(alignBailB);
     b.CreateBr(contB);
@@ -715,9 +714,9 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   PHINode* resume = b.CreatePHI(b.getInt64Ty(), 6, "lanes.scalar.from");
   resume->addIncoming(from, pre);
   if (overlapB) resume->addIncoming(from, checkB);
-  resume->addIncoming(lastScalar ? nv : n, endB);
+  resume->addIncoming(end, endB);
   resume->addIncoming(kv, L.bailB);
-  if (tailBailB) resume->addIncoming(nv, tailBailB);  // the scalar loop redoes the last step's lanes
+  resume->addIncoming(nv, tailBailB);  // the scalar loop redoes the last step's lanes
   if (alignBailB) resume->addIncoming(from, alignBailB);  // the scalar loop redoes the aligning step's lanes
   return resume;
 }

@@ -235,9 +235,10 @@ void FnLowering::parallelLoop(const ir::Stmt& s, Value* start, Value* step, Valu
   Value* nchunks = b.CreateSelect(b.CreateICmpSLT(n, i64(kMaxChunks)), n, i64(kMaxChunks));
   Value* align = i64(1);
   if (s.lanes && !m.gpu && m.in.simd_lanes >= 2) {
-    // chunks of whole lane steps (they start at multiples of W), 4 steps or more each
+    // chunks of whole lane steps (they start at multiples of W), one step or more each (a
+    // chunk's iterations after its whole steps run in one step with its last lanes off)
     align = i64(m.in.simd_lanes);
-    Value* most = b.CreateUDiv(n, i64(4 * m.in.simd_lanes));
+    Value* most = b.CreateUDiv(n, i64(m.in.simd_lanes));
     most = b.CreateSelect(b.CreateICmpULT(most, i64(1)), i64(1), most);
     nchunks = b.CreateSelect(b.CreateICmpULT(most, nchunks), most, nchunks);
   }
