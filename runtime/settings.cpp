@@ -24,7 +24,7 @@ const std::vector<Setting>& all() {
       {"parallel_min_work", "EPOCHPP_PARALLEL_MIN_WORK", "200000",
        "Level 3: estimated operations (iterations x cost) below which a parallel loop runs serially; 0: always parallel (testing)"},
       {"simd_lanes", "EPOCHPP_SIMD_LANES", "auto",
-       "SIMD lanes: iterations run side by side in loops around inner loops (2, 4, 8 or 16; 0: off; auto: 8 with AVX-512, else 4)"},
+       "SIMD lanes: iterations run side by side in loops around inner loops (2, 4, 8 or 16; 0: off; auto: 16 with AVX-512, else 4)"},
       {"deterministic", "EPOCHPP_DETERMINISTIC", "0", "1: bitwise-reproducible parallel float reductions"},
       {"cache_dir", "EPOCHPP_CACHE_DIR", "", "directory of the on-disk object cache (empty: ~/.cache/epochpp)"},
       {"gpu_min_elements", "EPOCHPP_GPU_MIN_ELEMENTS", "100000", "Level 4: loops with fewer iterations run on the CPU"},

@@ -178,11 +178,12 @@ struct FnLowering {
   void overflowVersions(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* to,
                         const std::function<void()>& emitLoop, llvm::Value* canShrink = nullptr,
                         llvm::BasicBlock* shrinkB = nullptr);
-  // SIMD lanes (lower_lanes.cpp): runs iterations k in [from, nv) of loop s (i = start + k*step)
-  // W at a time; returns the k from which the scalar loop goes on to n (nv, `from`, or the first
-  // of the W iterations that had to be sent back to it). With lastScalar, nv < n: the loop's last
-  // iteration runs in the scalar loop, which leaves CPython's values in the variables; a Level 3
-  // chunk, whose variables die with it, passes false (nv: the last multiple of W steps).
+  // SIMD lanes (lower_lanes.cpp): runs iterations k in [from, end) of loop s (i = start + k*step)
+  // W at a time, the last few in a step with its last lanes off; returns the k from which the
+  // scalar loop goes on to n (end, `from`, or the first iteration of a step that had to be sent
+  // back to it). With lastScalar, end = n - 1: the loop's last iteration runs in the scalar loop,
+  // which leaves CPython's values in the variables; else (a Level 3 chunk, whose variables die
+  // with it, or a loop whose variables are dead after it) end = n.
   llvm::Value* laneLoop(const ir::Stmt& s, llvm::Value* start, llvm::Value* step, llvm::Value* from, llvm::Value* n,
                         bool lastScalar = true);
   // how many lanes the aligning step leaves off (0 to min(W, 8)-1), or nullptr when nothing is worth aligning

@@ -25,8 +25,8 @@
 //  * an inner loop's variable is read only inside that loop.
 // The last iteration runs in the scalar loop, so what the loop leaves in its variables is what
 // CPython leaves, unless no variable the loop assigns (its reductions aside) can be read after
-// it (ir::liveAfter): then the lanes run every whole step of W iterations (Stmt::lanes_to_end),
-// which for 128 columns and W = 8 is 16 steps instead of 15 and 8 iterations one by one.
+// it (ir::liveAfter): then the lanes run to the loop's end (Stmt::lanes_to_end). Either way the
+// iterations after the whole steps run in one more step with its last lanes off.
 #include <functional>
 #include <set>
 

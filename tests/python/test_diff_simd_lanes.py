@@ -553,7 +553,7 @@ def test_random_lane_loops_read_after(seed, after, tmp_path, level):
     mod = _load(src, tmp_path, f"lanes_after_{seed}")
     g = np.random.default_rng(1000 + seed)
     disp = epochpp.jit(mod.f, level=level)
-    for n in (8, 16, int(g.integers(5, 30))):  # whole lane steps (W = 8) and not
+    for n in (8, 16, int(g.integers(5, 30))):  # whole lane steps (W = 8, 16) and not
         a = g.uniform(-3.0, 3.0, n + 2)
         a[g.integers(0, n)] = 0.0
         with np.errstate(all="ignore"):
@@ -641,3 +641,40 @@ def test_error_in_a_lane_of_a_parallel_chunk(level, zero_at):
 
     disp = epochpp.jit(divides, level=level)
     check(divides, lambda: (np.linspace(1.0, 2.0, 2500), zero_at, np.zeros(2500)), disp=disp)
+
+
+@pytest.mark.skipif(FAKE_JIT, reason="sets the compiler's lane width")
+@pytest.mark.parametrize("width", [4, 8, 16])
+def test_every_lane_width(width, monkeypatch, tmp_path):
+    """The default width is the machine's (16 with AVX-512, else 4), so the suite's other tests
+    run at one width only; the others must be just as exact: aligning steps at every offset,
+    last steps, errors in them, and generated programs."""
+    import epochpp
+
+    monkeypatch.setenv("EPOCHPP_SIMD_LANES", str(width))
+    ratio = epochpp.jit(col_ratio)
+    for off in range(8):
+        for lo, hi, z in [(0, 48, 47.0), (3, 17, 5.0), (1, 30, -1.0), (2, 9, 8.0)]:
+
+            def make():
+                buf = np.linspace(-1.0, 1.0, 16 * 48 + 8)
+                return np.full((1, 16), 0.5), buf[off:off + 16 * 48].reshape(16, 48), np.zeros((1, 48)), lo, hi, z
+
+            check(col_ratio, make, disp=ratio)
+    assert f"<{width} x double>" in ratio.inspect("llvm")
+    esc = epochpp.jit(escape)
+    for n in SIZES:
+        check(escape, lambda: (np.zeros(n, np.int64), -2.0, 3.0 / max(n, 1), 0.3, 60), disp=esc)
+    for seed in range(6):
+        after = [None, "return", "outer"][seed % 3]
+        mod = _load(_lane_source(seed, after, anchor=True), tmp_path, f"lanes_w{width}_{seed}")
+        disp = epochpp.jit(mod.f)
+        g = np.random.default_rng(3000 + seed)
+        for n in (width, width + 3, int(g.integers(2, 40))):
+            cols = (n + 2 + 7) // 8 * 8
+            a = g.uniform(-3.0, 3.0, n + 2)
+            bvals = g.uniform(-2.0, 2.0, 2 * cols + 8)
+            off = int(g.integers(0, 8))
+            with np.errstate(all="ignore"):
+                check(mod.f, lambda: (a.copy(), np.zeros(n + 2), n, 7, 2,
+                                      bvals.copy()[off:off + 2 * cols].reshape(2, cols)), disp=disp)
