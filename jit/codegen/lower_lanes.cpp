@@ -61,7 +61,7 @@ struct Lanes {
   std::map<int, AllocaInst*> vslot;  // locals with a value per lane
   Value* mask = nullptr;             // the lanes running (nullptr: all)
   bool partial = false;              // a step with lanes off from its start (aligning, last)
-  Value* lastLane = nullptr;         // a partial last step's last lane on (nullptr: W-1)
+  Value* lastLane = nullptr;         // a partial step's last lane on (nullptr: W-1)
   BasicBlock* bailB = nullptr;
   LV iv;                             // the loop variable in this step
   struct Store { Value* ptr; Value* val; bool contiguous; };
@@ -446,8 +446,8 @@ struct Lanes {
       Value* t = b.CreateFAdd(sum, x);
       b.CreateStore(p.mask ? b.CreateSelect(p.mask, t, sum) : t, it->second);
     }
-    // (a partial step stores only its lanes; its last lane is always on, so a store of one
-    // element keeps the last lane's value)
+    // (a partial step stores only its lanes; a store of one element keeps the last active
+    // lane's value, `lastLane`)
     Value* on = mask ? mask : Constant::getAllOnesValue(FixedVectorType::get(b.getInt1Ty(), W));
     for (auto& st : stores) {
       if (!st.val->getType()->isVectorTy()) b.CreateAlignedStore(st.val, st.ptr, Align(8));
@@ -656,7 +656,10 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
       Value* k0 = b.CreateSub(from, q);
       Value* on = b.CreateAnd(b.CreateICmpUGE(L.laneIds(), L.splat(q)),
                               b.CreateICmpULT(L.laneIds(), L.splat(b.CreateAdd(q, b.CreateSub(end, from)))));
+      Value* lastOn = b.CreateAdd(q, b.CreateSub(end, from));  // one past the last lane on, if below W
+      L.lastLane = b.CreateSub(b.CreateSelect(b.CreateICmpSLT(lastOn, i64(W)), lastOn, i64(W)), i64(1));
       step1(alignB, k0, on);
+      L.lastLane = nullptr;
       Value* after = b.CreateAdd(k0, i64(W));
       after = b.CreateSelect(b.CreateICmpSGT(after, end), end, after);  // (a loop shorter than the step)
       BasicBlock* alignEnd = b.GetInsertBlock();
