@@ -78,7 +78,7 @@ typedef struct EpWritten {
 /* Level 3: runs body(ctx, depth, env, kbegin, kend, chunk) over [0, n) in `nchunks` fixed
    chunks on the oneTBB workers (fixed chunks: reductions are reproducible for any thread
    count); each chunk starts at a multiple of `align` (a loop in SIMD lanes: W). Iteration k
-   has the loop value start + k * step. `rows` holds flags: with EP_PAR_MERGE (a loop without
+   has the loop value start + k * step. `flags`: with EP_PAR_MERGE (a loop without
    reductions: no chunk's partial result to keep apart), the consecutive chunks a thread takes
    at once (guided scheduling, parallel.h) run as one call of body (`chunk`: the first of them). Before any of it
    runs, what the loop may overwrite in `written` is kept aside: each chunk its own rows with
@@ -89,7 +89,7 @@ typedef struct EpWritten {
    it), so nothing is kept and a Ctrl-C leaves the arrays as the chunks left them. */
 enum { EP_PAR_ROWS = 1, EP_PAR_MERGE = 2 };
 int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, int64_t align, void* body, void* env, const EpWritten* written,
-                           int32_t nwritten, int64_t start, int64_t step, int32_t rows, int32_t keep);
+                           int32_t nwritten, int64_t start, int64_t step, int32_t flags, int32_t keep);
 /* Level 4: one array a GPU kernel reads or writes, as it sits in the caller's block of local
    values (`vals`): an EpArray at byte `offset`. */
 typedef struct EpGpuArray {

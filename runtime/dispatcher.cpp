@@ -201,19 +201,22 @@ static std::shared_ptr<Specialisation> findOrCompile(DispatcherState* st, const 
 namespace {
 constexpr size_t kSpareBytes = 128u << 20;  // the most kept in all
 constexpr size_t kSpareCount = 16;
-std::vector<PyObject*>& spares() {
-  static auto* v = new std::vector<PyObject*>;  // leaked at exit, like the module's other state
-  return *v;
+struct Spares {
+  std::vector<PyObject*> list;
+  size_t bytes = 0;
+};
+Spares& spares() {
+  static auto* s = new Spares;  // leaked at exit, like the module's other state
+  return *s;
 }
-size_t spareBytes = 0;
 
 PyObject* takeSpare(PyArrayObject* a) {
-  auto& v = spares();
+  auto& [v, bytes] = spares();
   for (size_t i = v.size(); i-- > 0;) {
     auto* c = reinterpret_cast<PyArrayObject*>(v[i]);
     if (PyArray_NDIM(c) == PyArray_NDIM(a) && PyArray_CompareLists(PyArray_DIMS(c), PyArray_DIMS(a), PyArray_NDIM(a)) &&
         PyArray_EquivTypes(PyArray_DESCR(c), PyArray_DESCR(a))) {
-      spareBytes -= (size_t)PyArray_NBYTES(c);
+      bytes -= (size_t)PyArray_NBYTES(c);
       v.erase(v.begin() + (std::ptrdiff_t)i);
       return reinterpret_cast<PyObject*>(c);
     }
@@ -230,12 +233,12 @@ static void releaseSnapshot(PyObject* copy) {
     Py_DECREF(copy);
     return;
   }
-  auto& v = spares();
+  auto& [v, bytes] = spares();
   v.push_back(copy);
-  spareBytes += nb;
-  while (spareBytes > kSpareBytes || v.size() > kSpareCount) {
+  bytes += nb;
+  while (bytes > kSpareBytes || v.size() > kSpareCount) {
     PyObject* old = v.front();
-    spareBytes -= (size_t)PyArray_NBYTES(reinterpret_cast<PyArrayObject*>(old));
+    bytes -= (size_t)PyArray_NBYTES(reinterpret_cast<PyArrayObject*>(old));
     v.erase(v.begin());
     Py_DECREF(old);
   }

@@ -130,14 +130,14 @@ void keepRows(const Kept& k, int64_t start, int64_t step, int64_t kb, int64_t ke
 
 extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, int64_t align, void* body, void* env,
                                       const EpWritten* written, int32_t nwritten, int64_t start, int64_t step,
-                                      int32_t rows, int32_t keep) {
+                                      int32_t flags, int32_t keep) {
   using namespace epochpp;
   using Chunk = int32_t (*)(EpCtx*, int32_t, void*, int64_t, int64_t, int64_t);
   auto fn = reinterpret_cast<Chunk>(body);
   // how to keep what the loop overwrites
   std::vector<Kept> kept(keep ? (size_t)nwritten : 0);
-  bool rowMode = (rows & EP_PAR_ROWS) != 0;
-  bool merge = (rows & EP_PAR_MERGE) != 0;
+  bool rowMode = (flags & EP_PAR_ROWS) != 0;
+  bool merge = (flags & EP_PAR_MERGE) != 0;
   for (int32_t j = 0; j < (int32_t)kept.size(); ++j) {
     Kept& k = kept[(size_t)j];
     k.w = &written[j];

@@ -619,8 +619,12 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
     }
   int64_t cs = 0;
   bool unitStep = ir::intConstant(*s.value->args[2], cs) && cs == 1;
-  // one step of the body for iterations k0 .. k0+W-1, the lanes where `on` is false left out
-  auto step1 = [&](BasicBlock* at, Value* k0, Value* on) {
+  // one step of the body for iterations k0 .. k0+W-1, the lanes where `on` is false left out;
+  // a partial step bails to its own block, and a store of one element takes lane `last`
+  auto step1 = [&](BasicBlock* at, Value* k0, Value* on, BasicBlock* bail = nullptr, Value* last = nullptr) {
+    BasicBlock* mainBail = L.bailB;
+    if (bail) L.bailB = bail;
+    L.lastLane = last;
     Value* first = b.CreateAdd(start, b.CreateMul(k0, step));
     Value* ivv = b.CreateAdd(L.splat(first), b.CreateMul(L.splat(step), L.laneIds()));
     L.iv = {ivv, LK::Int, true, unitStep ? first : nullptr};
@@ -635,6 +639,8 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
       if (p.ma) reset.CreateStore(Constant::getNullValue(p.ma->getAllocatedType()), p.ma);
     L.mask = nullptr;
     L.partial = false;
+    L.lastLane = nullptr;
+    L.bailB = mainBail;
   };
   // The aligning step: when an array the body reads in an inner loop (B[p, j] in a matmul's
   // column loop) is read W elements at a time, the steps start where those W elements fill one
@@ -651,15 +657,10 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
       b.CreateCondBr(b.CreateICmpNE(q, i64(0)), alignB, fullB);
       b.SetInsertPoint(alignB);
       alignBailB = newBB("lanes.align.bail");
-      BasicBlock* mainBail = L.bailB;
-      L.bailB = alignBailB;
       Value* k0 = b.CreateSub(from, q);
-      Value* on = b.CreateAnd(b.CreateICmpUGE(L.laneIds(), L.splat(q)),
-                              b.CreateICmpULT(L.laneIds(), L.splat(b.CreateAdd(q, b.CreateSub(end, from)))));
       Value* lastOn = b.CreateAdd(q, b.CreateSub(end, from));  // one past the last lane on, if below W
-      L.lastLane = b.CreateSub(b.CreateSelect(b.CreateICmpSLT(lastOn, i64(W)), lastOn, i64(W)), i64(1));
-      step1(alignB, k0, on);
-      L.lastLane = nullptr;
+      Value* on = b.CreateAnd(b.CreateICmpUGE(L.laneIds(), L.splat(q)), b.CreateICmpULT(L.laneIds(), L.splat(lastOn)));
+      step1(alignB, k0, on, alignBailB, b.CreateSub(b.CreateSelect(b.CreateICmpSLT(lastOn, i64(W)), lastOn, i64(W)), i64(1)));
       Value* after = b.CreateAdd(k0, i64(W));
       after = b.CreateSelect(b.CreateICmpSGT(after, end), end, after);  // (a loop shorter than the step)
       BasicBlock* alignEnd = b.GetInsertBlock();
@@ -669,7 +670,6 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
       nx->addIncoming(from, fromB);
       nx->addIncoming(after, alignEnd);
       next = nx;
-      L.bailB = mainBail;
     }
   }
   BasicBlock* fullB = b.GetInsertBlock();
@@ -693,12 +693,7 @@ Value* FnLowering::laneLoop(const ir::Stmt& s, Value* start, Value* step, Value*
   auto* tailBailB = newBB("lanes.tail.bail");
   b.CreateCondBr(b.CreateICmpNE(rem, i64(0)), tailB, endB);
   b.SetInsertPoint(tailB);
-  BasicBlock* mainBail = L.bailB;
-  L.bailB = tailBailB;
-  L.lastLane = b.CreateSub(rem, i64(1));
-  step1(tailB, nv, b.CreateICmpULT(L.laneIds(), L.splat(rem)));
-  L.lastLane = nullptr;
-  L.bailB = mainBail;
+  step1(tailB, nv, b.CreateICmpULT(L.laneIds(), L.splat(rem)), tailBailB, b.CreateSub(rem, i64(1)));
   b.CreateBr(endB);
   b.SetInsertPoint(endB);
   L.foldSums();
