@@ -332,6 +332,46 @@ def test_argument_copies_are_reused_and_still_restore_exactly():
     assert f.stats["deopts"] == before + 2 and before == 3
 
 
+def rows_writer(a, k):
+    t = 0
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            a[i, j] = a[i, j] * 2 + 1
+        t += k  # overflows after a few rows for k = 2**61: the call deopts
+    return t
+
+
+def _big_arrays(g):
+    """Arrays of 0.5 MB, over the size copied on every core (runtime/dispatcher.cpp, copyArray),
+    not a whole number of its 64 KB pieces: C order, Fortran order, a strided view, int64."""
+    base = g.standard_normal((301, 406))
+    return [g.standard_normal((301, 203)), np.asfortranarray(g.standard_normal((301, 203))),
+            base[:, ::2], g.integers(-9, 9, (301, 203))]
+
+
+def test_large_copies_on_every_core_restore_exactly(monkeypatch):
+    # At Level 3 (a parallel loop), the copy of a large array a call writes is made on every
+    # core: a deopting call must still put back every byte, whatever the layout.
+    monkeypatch.setenv("EPOCHPP_PARALLEL_MIN_WORK", "0")
+    f = epochpp.jit(rows_writer, level=3)
+    g = np.random.default_rng(7)
+    for rep, a in enumerate(_big_arrays(g) + _big_arrays(g)):
+        k = 2 ** 61 if rep % 2 == 0 else 3
+        ref = a.copy()
+        want = rows_writer(ref, k)
+        assert f(a, k) == want
+        assert np.array_equal(a, ref), rep
+    assert f.stats["deopts"] == 4
+    assert f.explain().count("Level 3: 1 loop(s) run on all cores") == 4, f.explain()  # native code, each
+    arrays = _big_arrays(g)
+    refs = [x.copy() for x in arrays]
+    ks = [2 ** 61, 1, 2 ** 61, 2 ** 61]
+    want = [rows_writer(r, k) for r, k in zip(refs, ks)]
+    assert epochpp.parallel_map(f, arrays, ks) == want
+    for x, r in zip(arrays, refs):
+        assert np.array_equal(x, r)
+
+
 def test_error_notes_name_the_compiled_line():
     def bad(a, i):
         return a[i]
