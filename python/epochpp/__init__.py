@@ -34,9 +34,16 @@ def prange(*args):
 
 
 
-def _native():
-    from . import _core as core  # loaded on first use: `import epochpp` stays cheap
+_core_module = None  # epochpp._core once loaded
 
+
+def _native():
+    global _core_module
+    core = _core_module
+    if core is None:
+        from . import _core as core  # loaded on first use: `import epochpp` stays cheap
+
+        _core_module = core
     _keep_sigint_chain(core)
     return core
 

@@ -110,11 +110,19 @@ def _backend(backend, client) -> str:
     return backend
 
 
+def _native():
+    """epochpp._core (ImportError when it is not built); a module-level import would be circular."""
+    from . import _native as native
+
+    global _native
+    _native = native  # later calls go straight to epochpp._native
+    return native()
+
+
 def setting(name, env, default="") -> str:
     """A setting of the registry (runtime/settings.cpp), or its environment variable when the
     built core is missing or older than the setting."""
     try:
-        from . import _native
         return str(_native().get_setting(name))
     except Exception:  # noqa: BLE001 - no built core, or it does not know this setting
         return os.environ.get(env, default)
@@ -143,7 +151,6 @@ def _cpu_count() -> int:
 def _dispatcher_for(fn):
     """The Dispatcher to try ``_map`` on: fn itself, or a cached epochpp.jit of a plain function."""
     try:
-        from . import _native
         core = _native()
     except ImportError:  # the extension is not built: only the pool path exists
         return None
