@@ -29,9 +29,11 @@ class IdleGaps {
 };
 
 struct Scheduler;
-// With s.mu held. A loop starts while none is in flight: records the idle gap since the last
-// one ended and ends the workers' spin (they go on to this loop's chunks).
+// With s.mu held. A loop starts: records the idle gap since the last one ended, when none was in flight.
 void lingerLoopStarts(Scheduler& s);
+// After lingerLoopStarts (and after the loop is offered, guided.h), without s.mu: ends the workers'
+// spin. A spinning worker then takes pieces of the offered loop, if any, and goes back to oneTBB.
+void lingerWake();
 // With s.mu held. The last loop in flight ended: the workers spin for IdleGaps::spinFor.
 void lingerLoopEnded(Scheduler& s);
 // With s.mu held, before fork(): ends every spin and waits until no worker spins.

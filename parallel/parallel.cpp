@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdlib>
 
+#include "parallel/guided.h"
 #include "parallel/linger.h"
 #include "parallel/scheduler.h"
 #include "parallel/tsan.h"
@@ -60,7 +61,7 @@ detail::Arena* enter() {
       s.forkHandlersInstalled = true;
     }
   }
-  detail::lingerLoopStarts(s);  // spinning workers take this loop's chunks
+  detail::lingerLoopStarts(s);
   ++s.inFlight;
   return s.arena;
 }
@@ -85,29 +86,25 @@ void parallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int
   } guard;
   tsan::Loop loop;  // empty unless built with -fsanitize=thread (tsan.h)
   if (grain < 1) {
-    // Guided: one task per thread, each taking the next piece of what is left, 1/(2P) of it, so
-    // pieces shrink as the loop runs out (few calls, and the threads finish within one item of
-    // each other). oneTBB's auto partitioner with grain 1 splits down to single items, a task
-    // each, and a larger grain leaves a whole piece of imbalance at the end.
+    // Guided (guided.h): one task per thread, each taking the next piece of what is left, 1/(2P)
+    // of it, so pieces shrink as the loop runs out (few calls, and the threads finish within one
+    // item of each other). oneTBB's auto partitioner with grain 1 splits down to single items, a
+    // task each, and a larger grain leaves a whole piece of imbalance at the end. Spinning workers
+    // join the offered loop directly.
     const int64_t P = arena->tbb.max_concurrency();
-    std::atomic<int64_t> next{0};
+    detail::Guided guided(n, P, body, loop);
+    guided.offer();
+    detail::lingerWake();
     arena->tbb.execute([&] {
       oneapi::tbb::parallel_for(
-          oneapi::tbb::blocked_range<int64_t>(0, P, 1),
-          [&](const oneapi::tbb::blocked_range<int64_t>&) {
-            int64_t cur = next.load(std::memory_order_relaxed);
-            while (cur < n) {
-              int64_t take = std::max<int64_t>(1, (n - cur) / (2 * P));
-              if (!next.compare_exchange_weak(cur, cur + take, std::memory_order_relaxed)) continue;  // cur reloaded
-              tsan::Chunk chunk(loop);
-              body(cur, cur + take);
-              cur = next.load(std::memory_order_relaxed);
-            }
-          },
+          oneapi::tbb::blocked_range<int64_t>(0, P, 1), [&](const oneapi::tbb::blocked_range<int64_t>&) { guided.run(); },
           oneapi::tbb::simple_partitioner());
     });
+    guided.withdraw();
+    guided.rethrow();
     return;
   }
+  detail::lingerWake();
   arena->tbb.execute([&] {
     oneapi::tbb::parallel_for(oneapi::tbb::blocked_range<int64_t>(0, n, grain),
                               [&](const oneapi::tbb::blocked_range<int64_t>& r) {

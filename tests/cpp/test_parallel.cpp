@@ -14,10 +14,12 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "parallel/guided.h"
 #include "parallel/linger.h"
 #include "parallel/parallel.h"
 #include "parallel/scheduler.h"
@@ -368,6 +370,67 @@ TEST(Linger, WorkersSpinAfterALoopAndTheNextLoopTakesThem) {
   detail::lingerStop();
   EXPECT_EQ(detail::spinningWorkers(), 0);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << "not the 7.5 s a spin may last";
+}
+
+// A guided loop (grain 0) whose pieces each wait (up to 5 s) until a second thread has run a piece,
+// then sum their items; `throwOffCaller`: a piece on another thread than the caller's throws instead.
+SumRun guidedSum(int64_t n, bool throwOffCaller = false) {
+  SumRun run;
+  std::mutex mu;
+  std::atomic<int> arrived{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  parallelFor(n, 0, [&](int64_t b, int64_t e) {
+    ++arrived;
+    if (throwOffCaller && std::this_thread::get_id() != caller) throw std::runtime_error("piece on a worker");
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (arrived.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    int64_t local = 0;
+    for (int64_t i = b; i < e; ++i) local += i;
+    std::lock_guard<std::mutex> lock(mu);
+    run.sum += local;
+    run.threads.insert(std::this_thread::get_id());
+    ++run.chunks;
+  });
+  return run;
+}
+
+TEST(Linger, ASpinningWorkerJoinsAGuidedLoopDirectly) {
+  if (!canRunInParallel()) GTEST_SKIP() << "one thread: nothing spins";
+  SpinPolicy policy(/*cap=*/20'000'000, /*recentGap=*/5'000'000);
+  for (int rep = 0; rep < 3; ++rep) {
+    ASSERT_EQ(guidedSum(64).sum, 63 * 64 / 2);
+    ASSERT_TRUE(waitFor([] { return detail::spinningWorkers() > 0; }, std::chrono::seconds(5)));
+    int64_t joins = detail::Guided::joins();
+    SumRun next = guidedSum(1000);
+    EXPECT_EQ(next.sum, 999 * 1000 / 2);
+    EXPECT_GE(next.threads.size(), 2u);
+    EXPECT_GT(detail::Guided::joins(), joins) << "the spinning worker took pieces of the offered loop itself";
+  }
+}
+
+TEST(Linger, AnExceptionOnAJoinedWorkerReachesTheCaller) {
+  if (!canRunInParallel()) GTEST_SKIP() << "one thread: nothing spins";
+  SpinPolicy policy(/*cap=*/20'000'000, /*recentGap=*/5'000'000);
+  for (int rep = 0; rep < 3; ++rep) {
+    ASSERT_EQ(guidedSum(64).sum, 63 * 64 / 2);
+    ASSERT_TRUE(waitFor([] { return detail::spinningWorkers() > 0; }, std::chrono::seconds(5)));
+    EXPECT_THROW(
+        {
+          try {
+            guidedSum(1000, /*throwOffCaller=*/true);
+          } catch (const std::runtime_error& e) {
+            EXPECT_STREQ(e.what(), "piece on a worker");
+            throw;
+          }
+        },
+        std::runtime_error);
+  }
+  // the slot was given back: the next loops are offered and joined again
+  ASSERT_EQ(guidedSum(64).sum, 63 * 64 / 2);
+  ASSERT_TRUE(waitFor([] { return detail::spinningWorkers() > 0; }, std::chrono::seconds(5)));
+  int64_t joins = detail::Guided::joins();
+  EXPECT_EQ(guidedSum(1000).sum, 999 * 1000 / 2);
+  EXPECT_GT(detail::Guided::joins(), joins);
 }
 
 TEST(Linger, NoSpinWhenLoopsComeRarely) {
