@@ -329,12 +329,6 @@ static int countParallel(const ir::Block& b) {
   return n;
 }
 
-static int countGpuOnly(const ir::Block& b) {
-  int n = 0;
-  for (auto& s : b) n += (s->kind == ir::StmtKind::For && s->gpu_only) + countGpuOnly(s->body) + countGpuOnly(s->orelse);
-  return n;
-}
-
 // EPOCHPP_SIMD_LANES: a power of two from 2 to 16 (rounded down), 0 or 1: off; auto: 16 where
 // the CPU has AVX-512 (two registers of 8 doubles: two independent dependency chains per step),
 // else 4 (an AVX2 register; two SSE registers on older machines)
@@ -373,7 +367,6 @@ std::unique_ptr<Specialisation> compileSpecialisation(py::handle pyfunc, const s
     std::string text_ir;
     for (auto& u : d.units) {
       sp->parallel_loops += countParallel(u->fr.fn.body);
-      sp->gpu_only_loops += countGpuOnly(u->fr.fn.body);
       for (auto& note : u->fr.fn.notes) sp->notes.push_back(u->fr.fn.file + ", " + u->fr.fn.name + "(), " + note);
       sp->units.push_back({u->fr.fn.file, u->fr.fn.name});
       in.functions.push_back(&u->fr.fn);

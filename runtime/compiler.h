@@ -40,7 +40,6 @@ struct Specialisation {
   std::string cache_key;         // hash of the code's fingerprint, target and versions
   bool from_cache = false;       // linked from the disk cache (or this process) without compiling
   int parallel_loops = 0;        // loops Level 3 runs on all cores
-  int gpu_only_loops = 0;        // of those, loops only a GPU runs in parallel (memory-bound)
   int gpu_kernels = 0;           // of those, loops with a GPU kernel (Level 4)
   std::string text_ptx, ptx_arch;  // Level 4: the kernels' PTX and its target (sm_XX)
   std::vector<std::string> kernel_names;  // Level 4: entry names (gpu::stats keys)

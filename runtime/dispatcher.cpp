@@ -589,9 +589,8 @@ static PyObject* dispatcherExplain(PyObject* o, PyObject*) {
                     sp->ms_frontend, sp->ms_passes, sp->ms_codegen, sp->ms_optimise, sp->ms_link);
       s += buf;
       if (sp->from_cache) s += " (code from the cache: no LLVM work)";
-      int cpuParallel = sp->parallel_loops - sp->gpu_only_loops;
-      if (cpuParallel)
-        s += "; Level 3: " + std::to_string(cpuParallel) + " loop(s) run on all cores (" +
+      if (sp->parallel_loops)
+        s += "; Level 3: " + std::to_string(sp->parallel_loops) + " loop(s) run on all cores (" +
              std::to_string(parallel::maxThreads()) + " threads) when the work is large enough";
       else if (sp->level >= 3)
         s += "; Level 3: no parallel loop (runs serially)";

@@ -156,8 +156,8 @@ void FnLowering::forRangeBody(const ir::Stmt& s) {
 
   auto* elseB = newBB("for.else");
   auto* exitB = newBB("for.end");
-  // (inside a GPU kernel every loop is serial; a gpu_only loop without a kernel is serial)
-  if (s.parallel && !m.gpu && (!s.gpu_only || m.in.gpu_kernels.count(&s))) {
+  // (inside a GPU kernel every loop is serial)
+  if (s.parallel && !m.gpu) {
     // Level 3: on all cores when there is enough work and the arrays it writes overlap nothing
     auto* parB = newBB("for.parallel");
     auto* serB = newBB("for.serial");

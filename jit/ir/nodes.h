@@ -129,7 +129,6 @@ struct Stmt {
   // Facts written by passes.
   bool prange = false;         // For: written as epochpp.prange(...): the user asserts independent iterations
   bool parallel = false;       // For: iterations are independent (Level 3)
-  bool gpu_only = false;       // For, parallel: worth it only on a GPU (Level 4); on the CPU it runs serially
   std::vector<std::pair<int, Op>> reductions;  // For, parallel: (slot, Add Mul BitAnd BitOr BitXor And Or, Gt: max, Lt: min)
   std::vector<int> written_arrays, read_arrays;  // For, parallel: array locals (for the overlap check)
   int64_t work = 0;            // For, parallel: a static estimate of one iteration's cost

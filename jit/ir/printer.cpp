@@ -112,7 +112,7 @@ struct Printer {
         }
         break;
       case StmtKind::For:
-        line(d) << "for" << (s.prange ? (s.parallel ? "[prange, parallel]" : "[prange]") : s.parallel ? (s.gpu_only ? "[parallel, gpu only]" : "[parallel]") : "") << " " << name(s.slot) << " in "
+        line(d) << "for" << (s.prange ? (s.parallel ? "[prange, parallel]" : "[prange]") : s.parallel ? "[parallel]" : "") << " " << name(s.slot) << " in "
                 << expr(*s.value) << ":";
         if (s.lanes) out << "  # SIMD lanes: iterations side by side" << (s.lanes_to_end ? ", to the last step" : "");
         if (!s.hoisted.empty()) out << "  # bounds checked before the loop: " << s.hoisted.size() << " access(es)";
@@ -187,7 +187,7 @@ void fpExpr(const Expr& e, std::string& o) {
 void fpBlock(const Block& b, std::string& o) {
   for (auto& s : b) {
     o += "[" + std::to_string((int)s->kind) + "," + std::to_string(s->slot) + "," + std::to_string(s->line) + "," +
-         std::to_string(s->parallel) + (s->prange ? "p" : "") + (s->gpu_only ? "g" : "") + (s->tail_accumulate ? "t" : "") + "," + std::to_string(s->work) + ",h" + std::to_string(s->hoisted.size());
+         std::to_string(s->parallel) + (s->prange ? "p" : "") + (s->tail_accumulate ? "t" : "") + "," + std::to_string(s->work) + ",h" + std::to_string(s->hoisted.size());
     for (auto& h : s->hoisted) {
       o += "{" + std::to_string(h.base_slot) + (h.load ? "L" : "S");
       for (auto& t : h.dims) o += "," + std::to_string(t.slot) + ":" + std::to_string(t.offset) + (t.arith ? "a" : "") + (t.loop ? "l" + std::to_string(t.loop->line) : "");

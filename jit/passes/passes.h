@@ -36,10 +36,9 @@ bool hoistOverflowChecks(ir::Function& f);
 // iteration or reductions, no early exits, no allocation — for oneTBB. `callee(c, args)` gives
 // the compiled callee c for those argument types (nullptr while unknown, e.g. in recursion):
 // calls may pass arrays when it writes no memory it did not allocate, and its body counts in
-// the loop's cost estimate. `gpu` (Level 4): simple memory-bound loops, which two CPU cores do
-// not speed up, are kept as `gpu_only` (parallel on a GPU, serial on the CPU).
+// the loop's cost estimate.
 using CalleeLookup = std::function<const ir::Function*(int callee, const std::vector<ir::Type>& args)>;
-bool markParallelLoops(ir::Function& f, const CalleeLookup& callee = {}, bool gpu = false);
+bool markParallelLoops(ir::Function& f, const CalleeLookup& callee = {});
 // The same independence rules for one loop, without Level 3's cost decisions, except that the
 // loop variable may index any one dimension of an array (the same one at each access, the other
 // indices unchanged by the loop): true when the iterations of `for` loop s are independent;

@@ -20,7 +20,7 @@ void runPipeline(ir::Function& f, const std::vector<ir::Type>& params, const Cal
   inferIntSigns(f);
   inferFloatSigns(f);
   markTailCalls(f);
-  if (opts.level >= 3) markParallelLoops(f, opts.callee, opts.level >= 4);
+  if (opts.level >= 3) markParallelLoops(f, opts.callee);
   markLaneLoops(f);
   boundRecursion(f);  // after: a function with a parallel loop keeps its checks
   analyseEffects(f, opts.callee);
