@@ -81,12 +81,16 @@ struct SumRun {
   std::set<std::thread::id> threads;
   int chunks = 0;
 };
-SumRun sumWithParallelFor(int64_t n, bool waitForASecondThread = canRunInParallel()) {
+// grain 1 by default (0: guided); `throwOffCaller`: a piece on another thread than the caller's throws.
+SumRun sumWithParallelFor(int64_t n, bool waitForASecondThread = canRunInParallel(), int64_t grain = 1,
+                          bool throwOffCaller = false) {
   SumRun run;
   std::mutex mu;
   std::atomic<int> arrived{0};
-  parallelFor(n, 1, [&](int64_t b, int64_t e) {
+  const std::thread::id caller = std::this_thread::get_id();
+  parallelFor(n, grain, [&](int64_t b, int64_t e) {
     ++arrived;
+    if (throwOffCaller && std::this_thread::get_id() != caller) throw std::runtime_error("piece on a worker");
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
     while (waitForASecondThread && arrived.load() < 2 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::yield();
@@ -372,27 +376,8 @@ TEST(Linger, WorkersSpinAfterALoopAndTheNextLoopTakesThem) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << "not the 7.5 s a spin may last";
 }
 
-// A guided loop (grain 0) whose pieces each wait (up to 5 s) until a second thread has run a piece,
-// then sum their items; `throwOffCaller`: a piece on another thread than the caller's throws instead.
-SumRun guidedSum(int64_t n, bool throwOffCaller = false) {
-  SumRun run;
-  std::mutex mu;
-  std::atomic<int> arrived{0};
-  const std::thread::id caller = std::this_thread::get_id();
-  parallelFor(n, 0, [&](int64_t b, int64_t e) {
-    ++arrived;
-    if (throwOffCaller && std::this_thread::get_id() != caller) throw std::runtime_error("piece on a worker");
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-    while (arrived.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
-    int64_t local = 0;
-    for (int64_t i = b; i < e; ++i) local += i;
-    std::lock_guard<std::mutex> lock(mu);
-    run.sum += local;
-    run.threads.insert(std::this_thread::get_id());
-    ++run.chunks;
-  });
-  return run;
-}
+// A guided loop (grain 0), as sumWithParallelFor.
+SumRun guidedSum(int64_t n, bool throwOffCaller = false) { return sumWithParallelFor(n, true, 0, throwOffCaller); }
 
 TEST(Linger, ASpinningWorkerJoinsAGuidedLoopDirectly) {
   if (!canRunInParallel()) GTEST_SKIP() << "one thread: nothing spins";
