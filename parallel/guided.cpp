@@ -1,12 +1,9 @@
 // parallel/guided.cpp — a guided loop's pieces, and spinning workers joining it (see guided.h).
 #include "parallel/guided.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
-#include <thread>
+
+#include "parallel/linger.h"
 
 namespace epochpp::parallel::detail {
 
@@ -15,14 +12,6 @@ namespace {
 std::atomic<Guided*> offered{nullptr};  // the loop spinning workers may join; one at a time
 std::atomic<int> pin{0};                // spinning workers between reading `offered` and joining it
 std::atomic<int64_t> joinCount{0};
-
-inline void cpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();
-#else
-  std::this_thread::yield();
-#endif
-}
 
 }  // namespace
 

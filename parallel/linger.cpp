@@ -1,10 +1,6 @@
 // parallel/linger.cpp — the workers' spin after a loop (see linger.h for why and how long).
 #include "parallel/linger.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -21,14 +17,6 @@ using Clock = std::chrono::steady_clock;
 
 std::atomic<uint64_t> loopEpoch{0};  // bumped when a loop starts: ends every spin
 std::atomic<int> spinning{0};        // workers spinning now
-
-inline void cpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  _mm_pause();  // tells the core this is a spin (an SMT sibling gets the pipeline meanwhile)
-#else
-  std::this_thread::yield();
-#endif
-}
 
 }  // namespace
 

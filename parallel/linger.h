@@ -12,9 +12,24 @@
 // recent gaps exceed the cap: loops that rare lose at most a wake-up (~0.1 ms) per 5 ms or more,
 // and spinning through such gaps would keep cores busy for nothing. Without a history: 1 ms.
 #pragma once
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
 #include <cstdint>
+#include <thread>
 
 namespace epochpp::parallel::detail {
+
+// One step of a spin (the workers' linger, guided.cpp's waits): tells the core this is a spin (an SMT
+// sibling gets the pipeline meanwhile).
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
 
 class IdleGaps {
  public:
