@@ -111,7 +111,7 @@ void ModuleLowering::buildEntry(const ir::Function& f, llvm::Function* impl, con
   auto* ptr = PointerType::get(C, 0);
   auto* ft = FunctionType::get(llvm::Type::getInt32Ty(C), {ptr, ptr, ptr}, false);
   auto* entry = llvm::Function::Create(ft, GlobalValue::ExternalLinkage, name, M);
-  IRBuilder<> b(BasicBlock::Create(C, "entry", entry));
+  Builder b(BasicBlock::Create(C, "entry", entry));
   Value* ctx = entry->getArg(0);
   Value* retSlots = entry->getArg(1);
   Value* argSlots = entry->getArg(2);

@@ -9,6 +9,7 @@
 #include <llvm/IR/MDBuilder.h>
 
 #include "jit/codegen/codegen.h"
+#include "jit/codegen/nan_folder.h"
 #include "runtime/abi.h"
 
 namespace epochpp::codegen {
@@ -59,7 +60,7 @@ struct FnLowering {
   const ir::Function& f;
   int index;
   llvm::Function* fn;
-  llvm::IRBuilder<> b;
+  Builder b;
   llvm::Value* ctx = nullptr;
   llvm::Value* depth = nullptr;  // recursion depth of this activation
   std::vector<llvm::Value*> slots, defined;  // where each local lives (allocas; shared pointers in outlined bodies)

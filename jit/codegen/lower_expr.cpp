@@ -24,7 +24,7 @@ Val FnLowering::constant(const ir::Expr& e) {
 }
 
 // ---- unions ---------------------------------------------------------------------------
-static Value* toPayload(IRBuilder<>& b, Value* v) {
+static Value* toPayload(IRBuilderBase& b, Value* v) {
   auto* i64t = b.getInt64Ty();
   if (v->getType()->isDoubleTy()) return b.CreateBitCast(v, i64t);
   if (v->getType()->isFloatTy()) return b.CreateBitCast(b.CreateFPExt(v, b.getDoubleTy()), i64t);
@@ -55,7 +55,7 @@ Val FnLowering::coerce(Val x, const Type& to, int line) {
   throw ir::Unsupported{line, "internal error: cannot coerce " + x.t.str() + " to " + to.str()};
 }
 
-static Value* fromPayload(IRBuilder<>& b, Value* p, llvm::Type* t) {
+static Value* fromPayload(IRBuilderBase& b, Value* p, llvm::Type* t) {
   if (t->isDoubleTy()) return b.CreateBitCast(p, t);
   if (t->isFloatTy()) return b.CreateFPTrunc(b.CreateBitCast(p, b.getDoubleTy()), t);
   if (t->isIntegerTy(64)) return p;
@@ -185,7 +185,7 @@ Val FnLowering::unary(const ir::Expr& e, Val a) {
 }
 
 // ---- Python int (int64 fast path; overflow deopts to the interpreter) -----------------
-static Value* ovf(IRBuilder<>& b, Intrinsic::ID id, Value* a, Value* c, Value** flag) {
+static Value* ovf(IRBuilderBase& b, Intrinsic::ID id, Value* a, Value* c, Value** flag) {
   Value* r = b.CreateBinaryIntrinsic(id, a, c);
   *flag = b.CreateExtractValue(r, {1});
   return b.CreateExtractValue(r, {0});

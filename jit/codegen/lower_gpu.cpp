@@ -108,7 +108,7 @@ const Type& FnLowering::partialType(const ir::Stmt& s, int slot) {
 }
 
 // tree step: a is the earlier part, c the later one; integer overflow sets *ovf
-static Value* gpuCombine(IRBuilder<>& b, ir::Op op, Value* a, Value* c, Kind k, Value** ovf) {
+static Value* gpuCombine(IRBuilderBase& b, ir::Op op, Value* a, Value* c, Kind k, Value** ovf) {
   using ir::Op;
   bool fp = a->getType()->isFloatingPointTy();
   bool isBool = k == Kind::Bool || k == Kind::NpBool;

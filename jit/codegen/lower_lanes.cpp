@@ -55,7 +55,7 @@ struct LV {
 
 struct Lanes {
   FnLowering& F;
-  IRBuilder<>& b;
+  IRBuilderBase& b;
   const ir::Stmt& loop;
   unsigned W;
   std::map<int, AllocaInst*> vslot;  // locals with a value per lane

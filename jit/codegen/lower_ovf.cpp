@@ -31,12 +31,12 @@ struct Range {
 };
 
 struct IntervalBuilder {
-  IRBuilder<>& b;
+  IRBuilderBase& b;
   IntegerType* I128;
   Value* clampLo;
   Value* clampHi;
 
-  explicit IntervalBuilder(IRBuilder<>& builder) : b(builder), I128(b.getInt128Ty()) {
+  explicit IntervalBuilder(IRBuilderBase& builder) : b(builder), I128(b.getInt128Ty()) {
     clampHi = ConstantInt::get(I128, APInt::getOneBitSet(128, 63));                // 2**63
     clampLo = ConstantInt::get(I128, -APInt::getOneBitSet(128, 63) - 1);           // -2**63 - 1
   }

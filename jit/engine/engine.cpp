@@ -1,5 +1,6 @@
 // jit/engine/engine.cpp — LLJIT with the host's CPU and features, the new-PM O3 pipeline, and asm dumps.
 #include "jit/engine/engine.h"
+#include "jit/engine/nan_guard.h"
 #include "jit/engine/perf_map.h"
 
 #include <llvm/Analysis/TargetTransformInfo.h>
@@ -10,6 +11,9 @@
 #include <llvm/IR/Module.h>
 #include <llvm/MC/TargetRegistry.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Transforms/Scalar/DCE.h>
+#include <llvm/Transforms/Scalar/InstSimplifyPass.h>
+#include <llvm/Transforms/Scalar/LowerConstantIntrinsics.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/TargetParser/Host.h>
@@ -117,6 +121,7 @@ void Engine::prepareForHost(Module& m) {
 }
 
 static void optimise(Module& m, TargetMachine& tm, int opt_level) {
+  int guards = guardFoldedNaNs(m);  // folded NaNs get the CPU's sign (nan_guard.h)
   LoopAnalysisManager lam;
   FunctionAnalysisManager fam;
   CGSCCAnalysisManager cgam;
@@ -125,6 +130,10 @@ static void optimise(Module& m, TargetMachine& tm, int opt_level) {
   pto.LoopVectorization = true;
   pto.SLPVectorization = true;
   PassBuilder pb(&tm, pto);
+  // What is left of the NaN guards once llvm.is.constant became false (LowerConstantIntrinsics,
+  // just before this extension point) is dead code; the loop vectoriser must not see it.
+  if (guards)
+    pb.registerVectorizerStartEPCallback([](FunctionPassManager& fpm, OptimizationLevel) { fpm.addPass(DCEPass()); });
   pb.registerModuleAnalyses(mam);
   pb.registerCGSCCAnalyses(cgam);
   pb.registerFunctionAnalyses(fam);
@@ -135,6 +144,15 @@ static void optimise(Module& m, TargetMachine& tm, int opt_level) {
   int lvl = opt_level < 0 ? 0 : opt_level > 3 ? 3 : opt_level;
   ModulePassManager mpm = lvl == 0 ? pb.buildO0DefaultPipeline(OptimizationLevel::O0)
                                    : pb.buildPerModuleDefaultPipeline(levels[lvl]);
+  if (lvl == 0 && guards) {
+    // At O0 the code generator folds an operation on constants itself, after the guards are
+    // gone; fold them here first, where the guards see it, then resolve and drop the guards.
+    FunctionPassManager fpm;
+    fpm.addPass(InstSimplifyPass());
+    fpm.addPass(LowerConstantIntrinsicsPass());
+    fpm.addPass(DCEPass());
+    mpm.addPass(createModuleToFunctionPassAdaptor(std::move(fpm)));
+  }
   mpm.run(m, mam);
 }
 

@@ -313,5 +313,43 @@ TEST(Run, ReturnedViewSharesMemoryAndIsMarkedDerived) {
   EXPECT_EQ(r.ret[1], 0u) << "an empty slice of an empty array";
 }
 
+
+// ---- NaNs: a NaN LLVM folds has the sign the CPU gives (jit/engine/nan_guard.cpp) --------------------
+
+static uint64_t bitsOf(double d) { return F(d); }
+
+TEST(Run, AFoldedNaNHasTheSignTheCpuGives) {
+  // def f(): x = inf; return x - x       (LLVM folds inf - inf to its own, positive, NaN)
+  Fn b("f", {});
+  int x = b.local("x");
+  b.f.body = {mkAssign(x, mkConstFloat(INFINITY, 2), 2),
+              mkReturn(mkBinary(Op::Sub, mkVar(x, 3), mkVar(x, 3), 3), 3)};
+  Compiled c = compile(b.f, {});
+  Call r = run(c, {});
+  ASSERT_EQ(r.status, EP_OK);
+  volatile double inf = INFINITY;  // the same operation, done by this CPU
+  double cpu = inf - inf;
+  EXPECT_TRUE(std::isnan(r.f(0)));
+  EXPECT_EQ(r.ret.at(0), bitsOf(cpu)) << std::hex << r.ret.at(0) << " vs " << bitsOf(cpu);
+  EXPECT_EQ(c.ll_opt.find("llvm.is.constant"), std::string::npos) << "every guard is gone after O3";
+}
+
+TEST(Run, NaNGuardsLeaveRuntimeOperationsAlone) {
+  // def binop(a, b): return a - b    (floats from the caller: nothing to fold)
+  Compiled c = binop(Op::Sub, Kind::Float, Kind::Float);
+  EXPECT_EQ(c.ll_opt.find("llvm.is.constant"), std::string::npos);
+  EXPECT_EQ(c.ll_opt.find("select"), std::string::npos) << c.ll_opt;
+  Call r = run(c, {F(INFINITY), F(INFINITY)});
+  ASSERT_EQ(r.status, EP_OK);
+  volatile double inf = INFINITY;
+  EXPECT_EQ(r.ret.at(0), bitsOf(inf - inf));
+  r = run(c, {F(NAN), F(1.0)});  // a NaN operand comes through as it is, sign and all
+  EXPECT_EQ(r.ret.at(0), bitsOf(NAN));
+  r = run(c, {F(-NAN), F(1.0)});
+  EXPECT_EQ(r.ret.at(0), bitsOf(-NAN));
+  r = run(c, {F(1.0), F(3.0)});
+  EXPECT_EQ(r.f(0), -2.0);
+}
+
 }  // namespace
 }  // namespace epochpp::codegen

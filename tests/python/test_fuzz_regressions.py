@@ -17,7 +17,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from diffharness import FAKE_JIT, check
+from diffharness import FAKE_JIT, check, jitted
 
 inf = math.inf
 nan = math.nan
@@ -366,3 +366,117 @@ def test_M_callee_specialisations_by_rank(fn):
 def test_M_1d_first_already_right():
     check(helper_1d_then_2d, lambda: (np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]),))
 
+
+
+# ----------------------------------------------------------------------------- bug N
+# The sign of a NaN made from non-NaN operands (0/0, inf - inf, 0 * inf, inf % y) is the
+# CPU's: negative on x86-64. LLVM folds such operations on constants to a positive NaN, so a
+# value known at compile time gave the other sign: `p -= p; math.copysign(10.0, p / p)` with
+# p an np.int32 stored 10.0 where CPython stores -10.0 (program 2211011969). Constants reach
+# the folder many ways, each case below one of them; jit/engine/nan_guard.cpp has the fix.
+def n_fuzz_2211011969(p2, a3):
+    p2 -= p2
+    a3[int(np.sqrt(len(a3)))] = math.copysign(10.0, p2 / p2)
+
+
+def n_literals():
+    return math.copysign(1.0, math.inf - math.inf), math.copysign(1.0, 0.0 * math.inf), math.inf - math.inf
+
+
+def n_local_constant():
+    x = math.inf
+    return math.copysign(1.0, x - x)
+
+
+def n_unrolled_loop():
+    t = 0.0
+    for i in range(4):
+        t += math.copysign(1.0, float(i) * math.inf)
+    return t
+
+
+def n_stored_then_loaded(a):
+    a[0] = math.inf
+    return math.copysign(1.0, a[0] - a[0])
+
+
+def n_known_by_comparison(x):
+    if x == math.inf:
+        return math.copysign(1.0, x - x)
+    return 0.0
+
+
+def n_int_known_by_comparison(n):
+    if n == 0:
+        return math.copysign(1.0, np.float64(n) / np.float64(n))
+    return 0.0
+
+
+def n_remainders():
+    return math.copysign(1.0, math.inf % 2.0), math.copysign(1.0, np.float64(3.0) % np.float64(0.0))
+
+
+def n_float32():
+    z = np.float32(0.0)
+    return z / z
+
+
+def n_stored_nans(out):
+    out[0] = math.inf - math.inf
+    out[1] = -(math.inf - math.inf)
+    out[2] = abs(math.inf - math.inf)
+    out[3] = (math.inf - math.inf) + 1.0
+
+
+def n_user_nans():
+    # NaNs the program writes keep their own sign: only NaNs the CPU makes change
+    return math.copysign(1.0, math.nan), math.copysign(1.0, -math.nan), math.nan + 1.0, -math.nan * 2.0
+
+
+# fixed: "N", "a NaN folded at compile time must have the sign the CPU gives it"
+@pytest.mark.parametrize("fn,args", [
+    (n_fuzz_2211011969, lambda: (np.int32(2147483647), np.array([0.0, -0.0, 0.0])[::2])),
+    (n_literals, ()),
+    (n_local_constant, ()),
+    (n_unrolled_loop, ()),
+    (n_stored_then_loaded, lambda: (np.zeros(2),)),
+    (n_known_by_comparison, (math.inf,)),
+    (n_int_known_by_comparison, (0,)),
+    (n_remainders, ()),
+    (n_float32, ()),
+    (n_stored_nans, lambda: (np.zeros(4),)),
+    (n_user_nans, ()),
+], ids=["fuzz-2211011969", "literals", "local", "unrolled", "store-load", "x==inf", "n==0",
+        "remainders", "float32", "stored", "user-nans"])
+def test_N_folded_nan_has_the_cpus_sign(fn, args):
+    with np.errstate(all="ignore"):
+        check(fn, args)  # values, types, arrays (any NaN equals any NaN there)
+        # and the NaNs' bits, which check() does not compare (exactness.md: NaN signs)
+        make = args if callable(args) else (lambda: args)
+        py_args, jit_args = make(), make()
+        py_out, jit_out = fn(*py_args), jitted(fn)(*jit_args)
+    assert _nan_bits(py_out) == _nan_bits(jit_out)
+    assert _nan_bits(py_args) == _nan_bits(jit_args)
+
+
+@pytest.mark.skipif(FAKE_JIT, reason="sets the compiler's optimisation level")
+@pytest.mark.parametrize("fn,args", [(n_literals, ()), (n_remainders, ()), (n_stored_nans, lambda: (np.zeros(4),))],
+                         ids=["literals", "remainders", "stored"])
+def test_N_also_at_opt_level_0(fn, args, monkeypatch):
+    # at O0 LLVM's code generator folds operations on constants itself (engine.cpp: optimise)
+    monkeypatch.setenv("EPOCHPP_OPT_LEVEL", "0")
+    make = args if callable(args) else (lambda: args)
+    py_args, jit_args = make(), make()
+    with np.errstate(all="ignore"):
+        py_out, jit_out = fn(*py_args), jitted(fn, fresh=True)(*jit_args)
+    assert _nan_bits(py_out) == _nan_bits(jit_out)
+    assert _nan_bits(py_args) == _nan_bits(jit_args)
+
+
+def _nan_bits(x):
+    """The bytes of every float and float array in x (a result or the argument tuple)."""
+    if isinstance(x, tuple):
+        return tuple(_nan_bits(v) for v in x)
+    if isinstance(x, (float, np.floating, np.ndarray)):
+        return np.array(x).tobytes().hex()
+    return x
