@@ -19,7 +19,9 @@ uint32_t hostDefaultNaN32();
 // CPython's. Each floating-point operation that can make a NaN from non-NaN operands gets a
 // guard: `is.constant(r) ? (r is NaN && operands are not ? host NaN : r) : r`. When LLVM folds
 // r, the guard gives the host's NaN; otherwise llvm.is.constant becomes false in the O1-O3
-// pipeline (before the vectorisers) and the guard disappears, so running code is unchanged.
+// pipeline (LowerConstantIntrinsics, before the vectorisers) and the guard folds away; the
+// caller runs DCE after that (engine.cpp: optimise). Until then a guard may hold back a few
+// loop transformations (is.constant is convergent); the bench kernels kept their speed.
 // Does nothing where LLVM's folded NaN is already the host's. Returns the guards added.
 int guardFoldedNaNs(llvm::Module& m);
 

@@ -13,6 +13,16 @@ void reads(const Expr& e, Set& out) {
     if (a) reads(*a, out);
 }
 
+// Does the block hold a `break` out of the loop whose body it is (not one of an inner loop's)?
+bool breaks(const Block& b) {
+  for (auto& s : b) {
+    if (s->kind == StmtKind::Break) return true;
+    if (s->kind == StmtKind::If && (breaks(s->body) || breaks(s->orelse))) return true;
+    if ((s->kind == StmtKind::For || s->kind == StmtKind::While) && breaks(s->orelse)) return true;  // a loop's else is outside it
+  }
+  return false;
+}
+
 struct Liveness {
   const Stmt* target;
   Set found;  // live after target (the union over every time the walk passes it)
@@ -25,7 +35,15 @@ struct Liveness {
   }
 
   Set stmt(const Stmt& s, const Set& out, const Set* brk, const Set* cont) {
-    if (&s == target) found.insert(out.begin(), out.end());
+    if (&s == target) {
+      if (s.kind == StmtKind::For || s.kind == StmtKind::While) {
+        Set e = block(s.orelse, out, brk, cont);  // a normal exit runs the loop's `else` first
+        found.insert(e.begin(), e.end());
+        if (breaks(s.body)) found.insert(out.begin(), out.end());  // a `break` skips it
+      } else {
+        found.insert(out.begin(), out.end());
+      }
+    }
     Set in;
     switch (s.kind) {
       case StmtKind::Assign:

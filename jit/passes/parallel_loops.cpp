@@ -4,8 +4,8 @@
 //  * every array it writes is written at [i, ...] (i: the loop variable, exactly) and read
 //    only at [i, ...]; arrays it only reads are read anywhere;
 //  * every other scalar it assigns is private to an iteration (assigned before it is read, in
-//    source order, and not read after the loop before it is assigned again: ir::liveAfter, so a
-//    name reused by a later loop does not count) or a reduction: `s = s + e`, `s * e`, `s & e`,
+//    source order, and not read after the loop, its own `else` included, before it is assigned
+//    again: ir::liveAfter, so a name reused by a later loop does not count) or a reduction: `s = s + e`, `s * e`, `s & e`,
 //    `s | e`, `s ^ e` (integers, bools), `s and e` / `s or e` (bools), `max(s, e)`, `min(s, e)`;
 //  * no break/return, no allocation or whole-array operation; calls get arrays only when the
 //    callee never writes memory it did not allocate (known once the callee has been compiled).

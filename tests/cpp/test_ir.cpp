@@ -508,6 +508,25 @@ TEST(Liveness, BreakAndContinueGoToTheirLoopsExitAndHead) {
   EXPECT_EQ(m.after(*inner2), Names{});
 }
 
+TEST(Liveness, ALoopsOwnElseRunsAfterItsIterations) {
+  // for j in range(n): y = j  else: t = y;  return t     -> y live (fuzz program 2212008055)
+  L l;
+  auto loop = l.loop("j", {l.set("y", l.var("j"))}, {l.set("t", l.var("y"))});
+  l.f.body = {loop, mkReturn(l.var("t"))};
+  EXPECT_EQ(l.after(*loop), Names{"y"});
+  // else: y = 0; t = y;  return y    -> the else assigns y first: dead at the loop's exit
+  L m;
+  auto loop2 = m.loop("j", {m.set("y", m.var("j"))}, {m.set("y", mkConstInt(0)), m.set("t", m.var("y"))});
+  m.f.body = {loop2, mkReturn(m.var("y"))};
+  EXPECT_EQ(m.after(*loop2), Names{});
+  // ... unless a break can skip the else: then the return reads the body's y
+  loop2->body.push_back(mkIf(m.var("n"), {mkBreak()}, {}));
+  EXPECT_EQ(m.after(*loop2), Names{"y"});
+  // a break of an inner loop does not leave this one
+  loop2->body.back() = m.loop("k", {mkBreak()});
+  EXPECT_EQ(m.after(*loop2), Names{});
+}
+
 TEST(Liveness, WalrusCountsAsARead) {
   // for j ...: y = j;  return (y := 3)     -> conservatively live
   L l;

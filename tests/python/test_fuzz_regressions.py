@@ -480,3 +480,73 @@ def _nan_bits(x):
     if isinstance(x, (float, np.floating, np.ndarray)):
         return np.array(x).tobytes().hex()
     return x
+
+
+# ----------------------------------------------------------------------------- bug O
+# A Level 3 parallel loop whose own `else` block reads a variable the body assigns: the
+# dependence analysis asked which variables are read *after* the loop statement, and the
+# `else` block is part of that statement, so `x` counted as private to the iterations and was
+# left unset: `for x in a: pass` / `else: v = x` raised UnboundLocalError (program 2212008055).
+# Now the loop's `else` counts as after it (ir::liveAfter), so such a loop stays serial.
+def o_element_in_else(a):
+    for x in a:
+        pass
+    else:
+        v = x
+    return v
+
+
+def o_body_value_in_else(a):
+    for i in range(len(a)):
+        x = a[i] * 2.0
+        a[i] = x
+    else:
+        y = x
+    return y
+
+
+def o_lane_loop_sum_in_else(out, b):
+    for j in range(out.shape[0]):
+        s = 0.0
+        for p in range(b.shape[0]):
+            s += b[p, j]
+        out[j] = s
+    else:
+        last = s
+    return last
+
+
+def o_else_reassigns_first(a):  # the else assigns x before reading it: the loop may stay parallel
+    for i in range(len(a)):
+        x = a[i] * 2.0
+        a[i] = x
+    else:
+        x = a[0]
+    return x
+
+
+# fixed: "O", "a parallel loop must leave the values its own else block reads"
+@pytest.mark.skipif(FAKE_JIT, reason="compares levels of the real jit")
+@pytest.mark.parametrize("fn,args", [
+    (o_element_in_else, lambda: (np.array([2, -9223372036854775808, 5], np.int64)[::2],)),
+    (o_body_value_in_else, lambda: (np.arange(5.0),)),
+    (o_lane_loop_sum_in_else, lambda: (np.zeros(40), np.arange(120.0).reshape(3, 40))),
+    (o_else_reassigns_first, lambda: (np.arange(5.0),)),
+], ids=["element", "body-value", "lanes", "reassigned"])
+def test_O_loop_else_reads_what_the_body_assigned(fn, args, level):
+    import epochpp
+
+    check(fn, args, disp=epochpp.jit(fn, level=level))
+
+
+@pytest.mark.skipif(FAKE_JIT, reason="reads the compiled IR")
+def test_O_only_the_loops_whose_else_reads_their_values_stay_serial(monkeypatch):
+    import epochpp
+
+    monkeypatch.setenv("EPOCHPP_PARALLEL_MIN_WORK", "0")
+    par = epochpp.jit(o_else_reassigns_first, level=3)
+    check(o_else_reassigns_first, lambda: (np.arange(5.0),), disp=par)
+    assert "for[parallel]" in par.inspect("ir")
+    ser = epochpp.jit(o_body_value_in_else, level=3)
+    check(o_body_value_in_else, lambda: (np.arange(5.0),), disp=ser)
+    assert "for[parallel]" not in ser.inspect("ir")
