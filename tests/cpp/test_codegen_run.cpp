@@ -313,10 +313,7 @@ TEST(Run, ReturnedViewSharesMemoryAndIsMarkedDerived) {
   EXPECT_EQ(r.ret[1], 0u) << "an empty slice of an empty array";
 }
 
-
 // ---- NaNs: a NaN LLVM folds has the sign the CPU gives (jit/engine/nan_guard.cpp) --------------------
-
-static uint64_t bitsOf(double d) { return F(d); }
 
 TEST(Run, AFoldedNaNHasTheSignTheCpuGives) {
   // def f(): x = inf; return x - x       (LLVM folds inf - inf to its own, positive, NaN)
@@ -330,7 +327,7 @@ TEST(Run, AFoldedNaNHasTheSignTheCpuGives) {
   volatile double inf = INFINITY;  // the same operation, done by this CPU
   double cpu = inf - inf;
   EXPECT_TRUE(std::isnan(r.f(0)));
-  EXPECT_EQ(r.ret.at(0), bitsOf(cpu)) << std::hex << r.ret.at(0) << " vs " << bitsOf(cpu);
+  EXPECT_EQ(r.ret.at(0), F(cpu)) << std::hex << r.ret.at(0) << " vs " << F(cpu);
   EXPECT_EQ(c.ll_opt.find("llvm.is.constant"), std::string::npos) << "every guard is gone after O3";
 }
 
@@ -342,11 +339,11 @@ TEST(Run, NaNGuardsLeaveRuntimeOperationsAlone) {
   Call r = run(c, {F(INFINITY), F(INFINITY)});
   ASSERT_EQ(r.status, EP_OK);
   volatile double inf = INFINITY;
-  EXPECT_EQ(r.ret.at(0), bitsOf(inf - inf));
+  EXPECT_EQ(r.ret.at(0), F(inf - inf));
   r = run(c, {F(NAN), F(1.0)});  // a NaN operand comes through as it is, sign and all
-  EXPECT_EQ(r.ret.at(0), bitsOf(NAN));
+  EXPECT_EQ(r.ret.at(0), F(NAN));
   r = run(c, {F(-NAN), F(1.0)});
-  EXPECT_EQ(r.ret.at(0), bitsOf(-NAN));
+  EXPECT_EQ(r.ret.at(0), F(-NAN));
   r = run(c, {F(1.0), F(3.0)});
   EXPECT_EQ(r.f(0), -2.0);
 }
