@@ -22,6 +22,9 @@ namespace epochpp::engine {
 
 using namespace llvm;
 
+namespace {
+
+// The bits of the NaN this CPU makes from non-NaN operands (0.0 / 0.0).
 uint64_t hostDefaultNaN64() {
   volatile double zero = 0.0;  // volatile: the C++ compiler must not fold 0.0 / 0.0 either
   double nan = zero / zero;
@@ -38,8 +41,6 @@ uint32_t hostDefaultNaN32() {
   return bits;
 }
 
-namespace {
-
 // What is known of an operand without looking further than the operand itself.
 struct Facts {
   bool finite = false;   // never inf or NaN
@@ -47,15 +48,21 @@ struct Facts {
   bool nan = false;      // a NaN constant: the operation returns it (or the other NaN)
 };
 
+// The value of a float constant, or of every lane of a splat vector constant; else null.
+const APFloat* constantValue(Value* v) {
+  auto* c = dyn_cast<Constant>(v);
+  if (!c) return nullptr;
+  auto* fp = dyn_cast_or_null<ConstantFP>(c->getType()->isVectorTy() ? c->getSplatValue() : c);
+  return fp ? &fp->getValueAPF() : nullptr;
+}
+
 Facts factsOf(Value* v) {
   Facts f;
-  if (auto* c = dyn_cast<Constant>(v)) {
-    Constant* s = c->getType()->isVectorTy() ? c->getSplatValue() : c;
-    if (auto* fp = dyn_cast_or_null<ConstantFP>(s)) {
-      const APFloat& x = fp->getValueAPF();
-      f.finite = x.isFinite();
-      f.nonzero = x.isFinite() && !x.isZero();
-      f.nan = x.isNaN();
+  if (isa<Constant>(v)) {
+    if (const APFloat* x = constantValue(v)) {
+      f.finite = x->isFinite();
+      f.nonzero = x->isFinite() && !x->isZero();
+      f.nan = x->isNaN();
     }
     return f;
   }
@@ -93,11 +100,11 @@ struct Site {
 }  // namespace
 
 int guardFoldedNaNs(Module& m) {
-  const uint64_t nan64 = hostDefaultNaN64();
-  const uint32_t nan32 = hostDefaultNaN32();
-  // what LLVM folds 0.0 / 0.0 to
-  const bool same64 = APFloat::getQNaN(APFloat::IEEEdouble()).bitcastToAPInt().getZExtValue() == nan64;
-  const bool same32 = APFloat::getQNaN(APFloat::IEEEsingle()).bitcastToAPInt().getZExtValue() == nan32;
+  static const uint64_t nan64 = hostDefaultNaN64();  // once per process
+  static const uint32_t nan32 = hostDefaultNaN32();
+  // the same as what LLVM folds 0.0 / 0.0 to?
+  static const bool same64 = APFloat::getQNaN(APFloat::IEEEdouble()).bitcastToAPInt().getZExtValue() == nan64;
+  static const bool same32 = APFloat::getQNaN(APFloat::IEEEsingle()).bitcastToAPInt().getZExtValue() == nan32;
   if (same64 && same32) return 0;
 
   std::vector<Site> sites;
@@ -112,11 +119,8 @@ int guardFoldedNaNs(Module& m) {
         } else if (auto* call = dyn_cast<IntrinsicInst>(&i)) {
           if (call->getIntrinsicID() != Intrinsic::sqrt) continue;
           Value* x = call->getArgOperand(0);
-          if (auto* c = dyn_cast<Constant>(x)) {  // sqrt of a constant >= 0 or NaN: no new NaN
-            Constant* s = c->getType()->isVectorTy() ? c->getSplatValue() : c;
-            if (auto* fp = dyn_cast_or_null<ConstantFP>(s))
-              if (!fp->getValueAPF().isNegative() || fp->getValueAPF().isNaN()) continue;
-          }
+          const APFloat* c = constantValue(x);
+          if (c && (!c->isNegative() || c->isNaN())) continue;  // sqrt of a constant >= 0 or NaN: no new NaN
           sites.push_back({&i, x, x});
         }
       }

@@ -1,17 +1,11 @@
 // jit/engine/nan_guard.h — NaNs that LLVM folds at compile time get the sign the CPU would give them.
 #pragma once
-#include <cstdint>
 
 namespace llvm {
 class Module;
 }
 
 namespace epochpp::engine {
-
-// The bits of the NaN this CPU makes from non-NaN operands (0.0 / 0.0, inf - inf, 0.0 * inf):
-// 0xFFF8000000000000 (negative) on x86-64, 0x7FF8000000000000 on AArch64; and for float32.
-uint64_t hostDefaultNaN64();
-uint32_t hostDefaultNaN32();
 
 // LLVM folds `fsub inf, inf` (and the other invalid operations) to a positive NaN, whatever
 // the CPU. On x86-64 the CPU gives a negative one, so a folded `math.inf - math.inf`, or
@@ -22,7 +16,9 @@ uint32_t hostDefaultNaN32();
 // pipeline (LowerConstantIntrinsics, before the vectorisers) and the guard folds away; the
 // caller runs DCE after that (engine.cpp: optimise). Until then a guard may hold back a few
 // loop transformations (is.constant is convergent); the bench kernels kept their speed.
-// Does nothing where LLVM's folded NaN is already the host's. Returns the guards added.
+// The CPU's NaN is read once at run time: 0xFFF8000000000000 (negative) on x86-64,
+// 0x7FF8000000000000 on AArch64, and the same for float32. Does nothing where LLVM's folded
+// NaN is already the host's. Returns the guards added.
 int guardFoldedNaNs(llvm::Module& m);
 
 }  // namespace epochpp::engine
