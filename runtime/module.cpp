@@ -59,6 +59,10 @@ PYBIND11_MODULE(_core, m) {
   }, "every setting with its environment variable, default, description and current value");
   m.def("linked_code_count", []() { return epochpp::engine::Engine::instance().linkedCount(); },
         "compiled modules linked in the JIT now (code no specialisation uses any more is freed)");
+  m.def("last_parallel_loop", []() {
+    auto l = epochpp::runtime::lastParallelLoop();
+    return py::dict(py::arg("iterations") = l.iterations, py::arg("chunks") = l.chunks, py::arg("align") = l.align);
+  }, "the most recent compiled parallel loop: its iterations, its chunks, and the step chunk bounds are multiples of");
   m.def("get_setting", [](const std::string& n) { return epochpp::settings::get(n); });
   m.def("set_setting", [](const std::string& n, const std::string& v) { epochpp::settings::set(n, v); });
 }

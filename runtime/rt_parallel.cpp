@@ -126,7 +126,14 @@ void keepRows(const Kept& k, int64_t start, int64_t step, int64_t kb, int64_t ke
   }
 }
 
+std::atomic<int64_t> lastN{0}, lastChunks{0}, lastAlign{0};  // lastParallelLoop()
+
 }  // namespace
+
+epochpp::runtime::ParallelLoopShape epochpp::runtime::lastParallelLoop() {
+  return {lastN.load(std::memory_order_relaxed), lastChunks.load(std::memory_order_relaxed),
+          lastAlign.load(std::memory_order_relaxed)};
+}
 
 extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, int64_t align, void* body, void* env,
                                       const EpWritten* written, int32_t nwritten, int64_t start, int64_t step,
@@ -169,6 +176,9 @@ extern "C" int32_t ep_rt_parallel_for(EpCtx* ctx, int64_t n, int64_t nchunks, in
   // chunk c: [units·c/nchunks, units·(c+1)/nchunks) in units of `align` iterations (a loop in
   // SIMD lanes: whole lane steps), the last one cut at n
   if (align < 1) align = 1;
+  lastN.store(n, std::memory_order_relaxed);
+  lastChunks.store(nchunks, std::memory_order_relaxed);
+  lastAlign.store(align, std::memory_order_relaxed);
   int64_t units = n / align + (n % align != 0);
   bool narrow = units <= INT64_MAX / nchunks;  // units·c fits in 64 bits (no 128-bit division per chunk)
   auto cut = [&](int64_t c) {

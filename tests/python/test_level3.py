@@ -384,3 +384,37 @@ def test_chunks_of_a_simple_loop_load_vectors_not_gathers():
     h3 = epochpp.jit(sin_backwards, level=3)
     assert np.array_equal(h3(2.5, x, y, np.zeros(N)), sin_backwards(2.5, x, y, np.zeros(N)))
     assert parallel_loops(h3), h3.explain()
+
+
+def lane_rows(pos, out, n, m):  # the outer loop is both the lane loop and the parallel loop
+    for i in range(n):
+        s = 0.0
+        for j in range(m):
+            if j != i:
+                s += math.sqrt(abs(pos[j] - pos[i]))
+        out[i] = s
+    return out[0]
+
+
+@pytest.mark.parametrize("width", [4, 8, 16])
+def test_lane_chunks_are_one_step_each_the_partial_last_step_too(width, monkeypatch):
+    """A loop in SIMD lanes that is also the parallel loop is cut at whole lane steps, one chunk
+    per step up to 256 chunks, and the last, partial step is a chunk of its own. With n // W
+    chunks a loop with n % W != 0 had a last chunk of two steps, the guided loop's largest last
+    piece: nbody_step (600 / 16) had its two threads end 18 us apart in a 175 us call."""
+    from epochpp import _core
+
+    monkeypatch.setenv("EPOCHPP_SIMD_LANES", str(width))
+    monkeypatch.setenv("EPOCHPP_PARALLEL_MIN_WORK", "0")
+    f3 = epochpp.jit(lane_rows, level=3)
+    m = 7
+    for n in [2, width - 1, width, width + 1, 3 * width + 2, 600, 256 * width, 256 * width + 5, 300 * width]:
+        x = np.linspace(-1.0, 1.0, max(n, m))
+        got, want = np.zeros(len(x)), np.zeros(len(x))
+        assert f3(x, got, n, m) == lane_rows(x, want, n, m)
+        assert np.array_equal(got, want), n
+        shape = _core.last_parallel_loop()
+        assert shape["iterations"] == n and shape["align"] == width, (n, shape)
+        assert shape["chunks"] == min(256, -(-n // width)), (n, shape)
+    assert "SIMD lanes" in f3.inspect("ir")
+    assert parallel_loops(f3), f3.explain()
