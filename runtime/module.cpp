@@ -62,7 +62,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("last_parallel_loop", []() {
     auto l = epochpp::runtime::lastParallelLoop();
     return py::dict(py::arg("iterations") = l.iterations, py::arg("chunks") = l.chunks, py::arg("align") = l.align);
-  }, "the most recent compiled parallel loop: its iterations, its chunks, and the step chunk bounds are multiples of");
+  }, "the most recent compiled parallel loop: its iterations, its chunks, and align (chunk bounds are multiples of it: a lane loop's W, else 1)");
   m.def("get_setting", [](const std::string& n) { return epochpp::settings::get(n); });
   m.def("set_setting", [](const std::string& n, const std::string& v) { epochpp::settings::set(n, v); });
 }

@@ -67,7 +67,7 @@ bool sigintPending();          // a Ctrl-C arrived that compiled code has not tu
 bool setMapWorker(bool on);    // this thread runs chunks / parallel_map items: Ctrl-C stops it, the caller raises; returns the old value
 void registerRuntimeSymbols();
 // The most recent compiled parallel loop's shape, for tests and diagnostics: its iterations, the
-// chunks they were cut into and the step chunk bounds are multiples of (a lane loop's W, else 1).
+// chunks they were cut into, and align (chunk bounds are multiples of it: a lane loop's W, else 1).
 struct ParallelLoopShape {
   int64_t iterations = 0, chunks = 0, align = 0;
 };
