@@ -24,19 +24,13 @@ using namespace llvm;
 
 namespace {
 
-// The bits of the NaN this CPU makes from non-NaN operands (0.0 / 0.0).
-uint64_t hostDefaultNaN64() {
-  volatile double zero = 0.0;  // volatile: the C++ compiler must not fold 0.0 / 0.0 either
-  double nan = zero / zero;
-  uint64_t bits;
-  std::memcpy(&bits, &nan, sizeof bits);
-  return bits;
-}
-
-uint32_t hostDefaultNaN32() {
-  volatile float zero = 0.0f;
-  float nan = zero / zero;
-  uint32_t bits;
+// The bits of the NaN this CPU makes from non-NaN operands (0.0 / 0.0), for F = double or float.
+template <class F, class Bits>
+Bits hostDefaultNaN() {
+  volatile F zero = 0;  // volatile: the C++ compiler must not fold 0.0 / 0.0 either
+  F nan = zero / zero;
+  Bits bits;
+  static_assert(sizeof bits == sizeof nan);
   std::memcpy(&bits, &nan, sizeof bits);
   return bits;
 }
@@ -100,8 +94,8 @@ struct Site {
 }  // namespace
 
 int guardFoldedNaNs(Module& m) {
-  static const uint64_t nan64 = hostDefaultNaN64();  // once per process
-  static const uint32_t nan32 = hostDefaultNaN32();
+  static const uint64_t nan64 = hostDefaultNaN<double, uint64_t>();  // once per process
+  static const uint32_t nan32 = hostDefaultNaN<float, uint32_t>();
   // the same as what LLVM folds 0.0 / 0.0 to?
   static const bool same64 = APFloat::getQNaN(APFloat::IEEEdouble()).bitcastToAPInt().getZExtValue() == nan64;
   static const bool same32 = APFloat::getQNaN(APFloat::IEEEsingle()).bitcastToAPInt().getZExtValue() == nan32;
